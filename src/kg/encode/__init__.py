@@ -1,0 +1,1 @@
+"""Encoding: compile the authoring sources under data/ into RDF named graphs."""
