@@ -32,12 +32,17 @@ def build_dataset(data_dir: Path | None = None, ontology_dir: Path | None = None
     return dataset, ontology, shapes
 
 
-def run_build(dist_dir: Path | None = None, quiet: bool = False) -> int:
+def run_build(
+    dist_dir: Path | None = None,
+    quiet: bool = False,
+    data_dir: Path | None = None,
+    ontology_dir: Path | None = None,
+) -> int:
     """The ``kg build`` command: exit 0 with dist/ written, or 1 with dist/ untouched."""
     target = dist_dir or settings().dist_dir
     started = time.perf_counter()
     try:
-        dataset, ontology, shapes = build_dataset()
+        dataset, ontology, shapes = build_dataset(data_dir, ontology_dir)
     except BuildFailed as failed:
         print(f"kg build: FAILED, {target} left as it was:", file=sys.stderr)
         for error in failed.errors:
@@ -46,8 +51,10 @@ def run_build(dist_dir: Path | None = None, quiet: bool = False) -> int:
     write_dist(target, dataset, ontology, shapes)
     if not quiet:
         quads = sum(1 for _ in dataset.quads())
-        print(f"kg build: {quads} quads in {len(list(dataset.graphs())) - 1} named graphs -> {target} "
-              f"({time.perf_counter() - started:.1f} s)")
+        print(
+            f"kg build: {quads} quads in {len(list(dataset.graphs())) - 1} named graphs -> {target} "
+            f"({time.perf_counter() - started:.1f} s)"
+        )
     return 0
 
 

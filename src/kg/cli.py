@@ -11,7 +11,7 @@ from pathlib import Path
 def _build(args: argparse.Namespace) -> int:
     from kg.build import run_build
 
-    return run_build(dist_dir=args.dist, quiet=args.quiet)
+    return run_build(dist_dir=args.dist, quiet=args.quiet, data_dir=args.data, ontology_dir=args.ontology)
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
         "shapes; on any error the previous dist/ is left untouched and the command exits 1.",
     )
     build.add_argument("--dist", type=Path, default=None, help="output folder (default: dist/)")
+    build.add_argument("--data", type=Path, default=None, help="sources folder (default: data/)")
+    build.add_argument("--ontology", type=Path, default=None, help="ontology and shapes folder (default: ontology/)")
     build.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     build.set_defaults(func=_build)
 

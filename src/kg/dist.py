@@ -34,12 +34,18 @@ def write_dist(dist_dir: Path, dataset: Dataset, ontology: Graph, shapes: Graph)
         DATASET_TRIG: lambda: dataset.serialize(format="trig"),
         ONTOLOGY_TTL: lambda: _turtle(ontology),
         SHAPES_TTL: lambda: _turtle(shapes),
-        MANIFEST_JSON: lambda: json.dumps(
-            {"version": __version__, "triples": sum(graph_sizes(dataset).values()), "graphs": graph_sizes(dataset)},
-            indent=2,
-            sort_keys=True,
-        )
-        + "\n",
+        MANIFEST_JSON: lambda: (
+            json.dumps(
+                {
+                    "version": __version__,
+                    "triples": sum(graph_sizes(dataset).values()),
+                    "graphs": graph_sizes(dataset),
+                },
+                indent=2,
+                sort_keys=True,
+            )
+            + "\n"
+        ),
     }
     dist_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{dist_dir.name}-new-", dir=dist_dir.parent))

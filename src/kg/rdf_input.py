@@ -1,8 +1,15 @@
-"""Load untrusted RDF files safely: format by extension, no remote JSON-LD contexts, no entities."""
+"""Load untrusted RDF files safely: format by extension, no remote JSON-LD contexts, no entities.
+
+rdflib's JSON-LD parser fetches any remote ``@context`` it meets, with no switch to stop it, so
+JSON-LD is read with :mod:`json` first and refused if any ``@context`` names a remote document.
+RDF/XML is parsed by expat, whose external-entity feature is off by default (nothing is fetched).
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from rdflib import Dataset
 
@@ -29,9 +36,31 @@ def load_rdf_files(files: list[Path]) -> Dataset:
         if not path.is_file():
             raise ValueError(f"{path}: no such file")
         target = dataset if fmt in {"trig", "nquads"} else dataset.graph(path.resolve().as_uri())
-        options = {"remote_context": False} if fmt == "json-ld" else {}
         try:
-            target.parse(path, format=fmt, **options)
+            if fmt == "json-ld":
+                text = path.read_text("utf-8")
+                if remote := remote_contexts(json.loads(text)):
+                    raise ValueError(f"remote JSON-LD contexts are not fetched: {', '.join(sorted(remote))}")
+                target.parse(data=text, format=fmt)
+            else:
+                target.parse(path, format=fmt)
         except Exception as exc:  # each rdflib parser raises its own error types
             raise ValueError(f"{path}: cannot parse as {fmt}: {exc}") from exc
     return dataset
+
+
+def remote_contexts(node: Any) -> set[str]:
+    """Every ``@context`` reference in a JSON-LD document that would need fetching."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "@context":
+                refs = value if isinstance(value, list) else [value]
+                found.update(ref for ref in refs if isinstance(ref, str))
+                found.update(*(remote_contexts(ref) for ref in refs if isinstance(ref, dict)))
+            else:
+                found |= remote_contexts(value)
+    elif isinstance(node, list):
+        for item in node:
+            found |= remote_contexts(item)
+    return found

@@ -94,6 +94,8 @@ def run_validate(files: list[Path]) -> int:
     report = validate_dataset(dataset, parse_turtle(conf.ontology_dir / SHAPES_FILE), load_ontology(conf.ontology_dir))
     for line in report.results:
         print(line)
-    print(f"kg validate: {'conforms' if report.conforms else 'does NOT conform'} "
-          f"({report.violations} violations, {len(report.results)} results)")
+    print(
+        f"kg validate: {'conforms' if report.conforms else 'does NOT conform'} "
+        f"({report.violations} violations, {len(report.results)} results)"
+    )
     return 0 if report.conforms else 1

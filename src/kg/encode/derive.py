@@ -33,18 +33,26 @@ def derive_in_favour_votes(dataset: Dataset, states: list[MemberState]) -> Graph
     g.add((DERIVED_GRAPH, RDFS.label, Literal("Derived vote records (in favour, as the complement)", lang="en")))
     g.add((DERIVED_GRAPH, PROV.wasGeneratedBy, DERIVATION))
     g.add((DERIVATION, RDF.type, PROV.Activity))
-    g.add((DERIVATION, RDFS.label, Literal("Derive in-favour votes as the complement of the listed votes", lang="en")))
-    g.add((
-        DERIVATION,
-        RDFS.comment,
-        Literal(
-            "Every UN member state on 2 March 2022 (reference graph) that the source document does not "
-            "list as voting against, abstaining or absent is recorded as voting in favour. The source "
-            "states the in-favour total without listing the states; the SHACL shapes check that the "
-            "derived records match that total.",
-            lang="en",
-        ),
-    ))
+    g.add(
+        (
+            DERIVATION,
+            RDFS.label,
+            Literal("Derive in-favour votes as the complement of the listed votes", lang="en"),
+        )
+    )
+    g.add(
+        (
+            DERIVATION,
+            RDFS.comment,
+            Literal(
+                "Every UN member state on 2 March 2022 (reference graph) that the source document does not "
+                "list as voting against, abstaining or absent is recorded as voting in favour. The source "
+                "states the in-favour total without listing the states; the SHACL shapes check that the "
+                "derived records match that total.",
+                lang="en",
+            ),
+        )
+    )
     g.add((DERIVATION, PROV.used, REFERENCE_GRAPH))
     g.add((DERIVATION, PROV.used, UN_MEMBERS_SOURCE))
     for resolution in sorted(stated):
@@ -63,5 +71,11 @@ def derive_in_favour_votes(dataset: Dataset, states: list[MemberState]) -> Graph
             g.add((record, PROV.wasDerivedFrom, UN_MEMBERS_SOURCE))
             for document in sorted(sources[resolution]):
                 g.add((record, PROV.wasDerivedFrom, document))
-    g.add((DERIVATION, AKG["count"], Literal(len(set(g.subjects(RDF.type, AKG.VoteRecord))), datatype=XSD.integer)))
+    g.add(
+        (
+            DERIVATION,
+            AKG["count"],
+            Literal(len(set(g.subjects(RDF.type, AKG.VoteRecord))), datatype=XSD.integer),
+        )
+    )
     return g

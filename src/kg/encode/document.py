@@ -24,7 +24,17 @@ from kg.namespaces import AKG, GRAPH, ID, ORG, SCHEMA
 
 DOCUMENT_FILE = "document.yaml"
 TEXT_FILE = "text.txt"
-SECTIONS = ("document", "events", "relations", "stances", "statements", "memberships", "counts", "votes", "mentions")
+SECTIONS = (
+    "document",
+    "events",
+    "relations",
+    "stances",
+    "statements",
+    "memberships",
+    "counts",
+    "votes",
+    "mentions",
+)
 
 
 def document_iri(doc_id: str) -> URIRef:
@@ -102,11 +112,16 @@ class DocumentCompiler:
         name = item.get(key)
         if isinstance(name, str) and (name in self.registry.events or name in self.local_events):
             return event_iri(name)
-        raise item.error(f"unknown event {name!r}: define it in 'events' of this document or in data/entities.yaml", key)
+        raise item.error(
+            f"unknown event {name!r}: define it in 'events' of this document or in data/entities.yaml", key
+        )
 
     def _add_date(self, node: URIRef, item: Located) -> None:
-        for key, prop, reader in (("date", AKG.date, date_literal), ("earliest", AKG.earliest, day_literal),
-                                  ("latest", AKG.latest, day_literal)):
+        for key, prop, reader in (
+            ("date", AKG.date, date_literal),
+            ("earliest", AKG.earliest, day_literal),
+            ("latest", AKG.latest, day_literal),
+        ):
             if key in item:
                 literal = reader(item[key])
                 if literal is None:
@@ -240,7 +255,10 @@ class DocumentCompiler:
         return self.registry.resolutions[name]
 
     def _relation(self, item: Located) -> None:
-        subject, obj = self._actor(item, "subject", item.get("subject")), self._actor(item, "object", item.get("object"))
+        subject, obj = (
+            self._actor(item, "subject", item.get("subject")),
+            self._actor(item, "object", item.get("object")),
+        )
         relation = self._concept(item, "type", "relation-type")
         if relation is None:
             raise item.error("a relation needs a 'type'", "type")
@@ -281,8 +299,12 @@ class DocumentCompiler:
         member = self._actor(item, "member", item.get("member"))
         organization = self._actor(item, "organization", item.get("organization"))
         role = self._concept(item, "role", "role", "member-state")
-        claim = self._claim(item, AKG.Membership, f"membership-{_tail(organization)}-{_tail(member)}",
-                            extra_types=(ORG.Membership,))
+        claim = self._claim(
+            item,
+            AKG.Membership,
+            f"membership-{_tail(organization)}-{_tail(member)}",
+            extra_types=(ORG.Membership,),
+        )
         self.graph.add((claim, ORG.member, member))
         self.graph.add((claim, ORG.organization, organization))
         self.graph.add((claim, ORG.role, role))
@@ -330,7 +352,6 @@ class DocumentCompiler:
             if code in notes:
                 g.add((record, RDFS.comment, Literal(notes[code], lang="en")))
             self._evidence(record, item)
-
 
     def _mention(self, item: Located) -> None:
         """A span of the text that names an actor (with no claim about it), e.g. a photo credit."""

@@ -40,7 +40,11 @@ def _labels(g: Graph, node, item: Located) -> None:
 def _slug(item: Located, path: Path) -> str:
     slug = item.get("id")
     if not isinstance(slug, str) or not SLUG.match(slug):
-        raise SourceError(path, item.line_of("id"), f"'id' must be a lower-case slug like 'un-general-assembly', got {slug!r}")
+        raise SourceError(
+            path,
+            item.line_of("id"),
+            f"'id' must be a lower-case slug like 'un-general-assembly', got {slug!r}",
+        )
     if not isinstance(item.get("label"), str):
         raise SourceError(path, item.line_of("label"), f"entity {slug!r} needs a 'label'")
     return slug
@@ -50,10 +54,20 @@ def compile_entities(path: Path, registry: Registry, vocab: Vocabulary) -> Graph
     """Read entities.yaml into the entities named graph and register every name it defines."""
     source = load_yaml(path)
     if not isinstance(source, Located):
-        raise SourceError(path, 1, "expected a mapping with sections organizations, persons, groups, events, resolutions, countries")
+        raise SourceError(
+            path,
+            1,
+            "expected a mapping with sections organizations, persons, groups, events, resolutions, countries",
+        )
     g = Graph(identifier=ENTITIES_GRAPH)
     g.add((ENTITIES_GRAPH, RDF.type, PROV.Entity))
-    g.add((ENTITIES_GRAPH, RDFS.label, Literal("Curated entities: organisations, people, groups, shared events", lang="en")))
+    g.add(
+        (
+            ENTITIES_GRAPH,
+            RDFS.label,
+            Literal("Curated entities: organisations, people, groups, shared events", lang="en"),
+        )
+    )
     g.add((ENTITIES_GRAPH, DCTERMS.source, Literal("data/entities.yaml")))
     if source.get("provenance"):
         g.add((ENTITIES_GRAPH, RDFS.comment, Literal(source["provenance"], lang="en")))
@@ -88,7 +102,11 @@ def compile_entities(path: Path, registry: Registry, vocab: Vocabulary) -> Graph
     for code, item in (source.get("countries", {}) or {}).items():
         country = registry.countries.get(code)
         if country is None:
-            raise SourceError(path, source["countries"].line_of(code), f"unknown country code {code!r} (not a UN member state)")
+            raise SourceError(
+                path,
+                source["countries"].line_of(code),
+                f"unknown country code {code!r} (not a UN member state)",
+            )
         for alt in item.get("alt", []) or []:
             g.add((country, SKOS.altLabel, Literal(alt, lang="en")))
         for hidden in item.get("hidden", []) or []:
@@ -108,7 +126,8 @@ def define_event(g: Graph, node, item: Located, vocab: Vocabulary) -> None:
     concept = vocab.lookup("event-type", type_name) if isinstance(type_name, str) else None
     if concept is None:
         raise item.error(
-            f"event needs a 'type' from vocab/event-type: one of {', '.join(vocab.names('event-type'))}", "type"
+            f"event needs a 'type' from vocab/event-type: one of {', '.join(vocab.names('event-type'))}",
+            "type",
         )
     g.add((node, RDF.type, AKG.Event))
     g.add((node, RDF.type, SCHEMA.Event))

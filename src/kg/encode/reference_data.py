@@ -80,16 +80,18 @@ def reference_graph(states: list[MemberState], csv_path: Path, labels: dict[str,
     g.add((UN_MEMBERS_SOURCE, RDF.type, PROV.Entity))
     g.add((UN_MEMBERS_SOURCE, RDFS.label, Literal("UN member states on 2 March 2022", lang="en")))
     g.add((UN_MEMBERS_SOURCE, DCTERMS.source, Literal(f"data/reference/{csv_path.name}")))
-    g.add((
-        UN_MEMBERS_SOURCE,
-        RDFS.comment,
-        Literal(
-            "The 193 UN member states on 2 March 2022. ISO 3166-1 codes and names from pycountry "
-            f"{pycountry_version()}; Wikidata IDs from Our World in Data's grapher country table "
-            "(owid/owid-grapher, CountriesRegions.ts).",
-            lang="en",
-        ),
-    ))
+    g.add(
+        (
+            UN_MEMBERS_SOURCE,
+            RDFS.comment,
+            Literal(
+                "The 193 UN member states on 2 March 2022. ISO 3166-1 codes and names from pycountry "
+                f"{pycountry_version()}; Wikidata IDs from Our World in Data's grapher country table "
+                "(owid/owid-grapher, CountriesRegions.ts).",
+                lang="en",
+            ),
+        )
+    )
     for state in states:
         c = state.iri
         g.add((c, RDF.type, AKG.Country))

@@ -54,7 +54,7 @@ def load_yaml(path: Path) -> Any:
     except UnicodeDecodeError as exc:
         raise SourceError(path, None, f"not UTF-8: {exc}") from exc
     try:
-        return yaml.load(text, Loader=_loader_for(path))  # noqa: S506 - SafeLoader subclass
+        return yaml.load(text, Loader=_loader_for(path))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
