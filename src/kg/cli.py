@@ -26,6 +26,12 @@ def _serve(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _queries(args: argparse.Namespace) -> int:
+    from kg.queries import run
+
+    return run(args)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``kg`` and its subcommands."""
     top = argparse.ArgumentParser(
@@ -67,6 +73,17 @@ def parser() -> argparse.ArgumentParser:
 
     add_arguments(serve)
     serve.set_defaults(func=_serve)
+
+    queries = sub.add_parser(
+        "queries",
+        help="list, run and keep the answers of the saved example queries (queries/*.rq)",
+        description="The saved example queries: list them, run one, or write their expected answers "
+        "(<name>.srj, <name>.ttl) beside them for review.",
+    )
+    from kg.queries import add_arguments as add_queries_arguments
+
+    add_queries_arguments(queries)
+    queries.set_defaults(func=_queries)
     return top
 
 

@@ -15,6 +15,7 @@ from kg.encode.reference_data import UN_MEMBERS_CSV, load_member_states, referen
 from kg.encode.registry import Registry
 from kg.encode.vocabulary import Vocabulary
 from kg.namespaces import GRAPH, bind_all
+from kg.queries import queries_graph
 
 ONTOLOGY_GRAPH = GRAPH["ontology"]
 ONTOLOGY_FILES = ("alignkg.ttl", "alignkg-align.ttl")
@@ -73,6 +74,7 @@ def compile_dataset(sources: Sources) -> Dataset:
     registry.countries = {s.alpha3: s.iri for s in states}
     graphs: list[Graph] = [ontology, reference_graph(states, csv_path, country_labels(entities_path))]
     graphs.append(compile_entities(entities_path, registry, vocab))
+    graphs.append(queries_graph())
     for folder in sources.documents:
         try:
             graphs.append(compile_document(folder, registry, vocab))

@@ -22,6 +22,8 @@ from kg.encode.vocabulary import Vocabulary
 from kg.encode.yaml_source import Located, load_yaml
 from kg.namespaces import AKG, GRAPH, ID, ORG, SCHEMA
 
+QUOTATION_MARKS = (("\u201c", "\u201d"), ('"', '"'), ("\u2018", "\u2019"), ("'", "'"))
+"""Pairs of opening and closing quotation marks a quoted speaker's words stand between."""
 DOCUMENT_FILE = "document.yaml"
 TEXT_FILE = "text.txt"
 SECTIONS = (
@@ -85,6 +87,7 @@ class DocumentCompiler:
         return value
 
     def _actor(self, item: Located, key: str, name: object) -> URIRef:
+        """The IRI of a named actor; the document is recorded as mentioning it."""
         node = self.registry.actor(name) if isinstance(name, str) else None
         if node is None:
             raise item.error(
@@ -92,6 +95,7 @@ class DocumentCompiler:
                 "or an id defined in data/entities.yaml",
                 key,
             )
+        self.graph.add((self.doc, SCHEMA.mentions, node))
         return node
 
     def _actors(self, item: Located, key: str) -> list[URIRef]:
@@ -289,8 +293,13 @@ class DocumentCompiler:
             self.graph.add((claim, AKG.speaker, speaker))
         evidence = [self.text.locate(spec, item, "evidence") for spec in _as_list(item["evidence"])]
         for quote in _as_list(item.get("quote", [])):
-            if not isinstance(quote, str) or not any(quote in span.exact for span in evidence):
-                raise item.error(f"quote {quote!r} must occur verbatim inside the statement's evidence", "quote")
+            marked = [f"{opening}{quote}{closing}" for opening, closing in QUOTATION_MARKS] if isinstance(quote, str) else []
+            if not any(m in span.exact for m in marked for span in evidence):
+                raise item.error(
+                    f"quote {quote!r} must be the exact words between quotation marks inside the statement's "
+                    "evidence (punctuation inside the marks included)",
+                    "quote",
+                )
             self.graph.add((claim, AKG.quote, Literal(quote)))
         if "about" in item:
             self.graph.add((claim, AKG.aboutEvent, self._event(item, "about")))
