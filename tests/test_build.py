@@ -149,8 +149,11 @@ def test_every_evidence_quote_occurs_verbatim_at_its_offsets(store: ox.Store) ->
           ?d dcterms:identifier ?doc .
         }""",
     )
-    claims_without_evidence = select(store, """
-        SELECT ?c WHERE { ?c a akg:Claim FILTER NOT EXISTS { ?c akg:evidence ?e } }""")
+    claims_without_evidence = select(
+        store,
+        """
+        SELECT ?c WHERE { ?c a akg:Claim FILTER NOT EXISTS { ?c akg:evidence ?e } }""",
+    )
     assert rows and claims_without_evidence == []
     for row in rows:
         assert texts[row["doc"]][int(row["start"]) : int(row["end"])] == row["exact"], row
@@ -237,10 +240,21 @@ def test_countries_carry_iso_codes_from_pycountry_and_wikidata_from_reference(st
 
 
 def test_document_001_states_no_publisher_and_its_date_is_inferred(store: ox.Store) -> None:
-    assert select(store, "SELECT ?p WHERE { <https://w3id.org/alignkg/id/document/001> dcterms:publisher|dcterms:issued ?p }") == []
-    [row] = select(store, "SELECT ?date ?why WHERE { <https://w3id.org/alignkg/id/document/001> akg:date ?date ; akg:dateInference ?why }")
+    assert (
+        select(
+            store, "SELECT ?p WHERE { <https://w3id.org/alignkg/id/document/001> dcterms:publisher|dcterms:issued ?p }"
+        )
+        == []
+    )
+    [row] = select(
+        store,
+        "SELECT ?date ?why WHERE { <https://w3id.org/alignkg/id/document/001> akg:date ?date ; akg:dateInference ?why }",
+    )
     assert row["date"] == "2022-02-24" and "Thursday" in row["why"]
-    [row] = select(store, "SELECT ?date ?pub WHERE { <https://w3id.org/alignkg/id/document/000> dcterms:issued ?date ; dcterms:publisher ?pub }")
+    [row] = select(
+        store,
+        "SELECT ?date ?pub WHERE { <https://w3id.org/alignkg/id/document/000> dcterms:issued ?date ; dcterms:publisher ?pub }",
+    )
     assert row == {"date": "2022-03-18", "pub": "https://w3id.org/alignkg/id/organization/cnn-en-espanol"}
 
 

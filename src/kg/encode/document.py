@@ -293,7 +293,9 @@ class DocumentCompiler:
             self.graph.add((claim, AKG.speaker, speaker))
         evidence = [self.text.locate(spec, item, "evidence") for spec in _as_list(item["evidence"])]
         for quote in _as_list(item.get("quote", [])):
-            marked = [f"{opening}{quote}{closing}" for opening, closing in QUOTATION_MARKS] if isinstance(quote, str) else []
+            marked = (
+                [f"{opening}{quote}{closing}" for opening, closing in QUOTATION_MARKS] if isinstance(quote, str) else []
+            )
             if not any(m in span.exact for m in marked for span in evidence):
                 raise item.error(
                     f"quote {quote!r} must be the exact words between quotation marks inside the statement's "

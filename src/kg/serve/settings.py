@@ -1,0 +1,193 @@
+"""Every option of ``kg serve`` in one place: its flag, its ``KG_<NAME>`` variable and its default.
+
+Each field of :class:`ServeSettings` is one option. ``--query-timeout`` on the command line,
+``KG_QUERY_TIMEOUT`` in the environment; the command line wins, then the environment, then the
+default. Repeatable options (``--data``, ``--allow-service``) take several values on the command
+line and a space-separated list in the environment (shell quoting allowed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "KG_"
+
+
+def _option(help: str, parse: Callable[[str], Any] = str, repeatable: bool = False, metavar: str = "") -> Any:
+    return {"help": help, "parse": parse, "repeatable": repeatable, "metavar": metavar}
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text} is not a positive whole number")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise ValueError(f"{text} is not a positive number")
+    return value
+
+
+def _default_workers() -> int:
+    """Two query processes per core, at least four: a heavy query never leaves lookups waiting."""
+    return max(4, 2 * (os.cpu_count() or 1))
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """The limits and places of one ``kg serve`` process (see docs/operations.md)."""
+
+    host: str = field(default="", metadata=_option("address to listen on (default from [tool.kg])", metavar="HOST"))
+    port: int = field(default=0, metadata=_option("port to listen on (default from [tool.kg])", int, metavar="PORT"))
+    data: tuple[Path, ...] = field(
+        default=(),
+        metadata=_option(
+            "a dist folder or RDF files (.nq, .trig, .ttl, .nt, .jsonld, .rdf) to serve; "
+            "default: the project's dist/, built first if missing",
+            Path,
+            repeatable=True,
+            metavar="PATH",
+        ),
+    )
+    store: Path | None = field(
+        default=None,
+        metadata=_option(
+            "keep the Oxigraph store in this folder and reuse it while the data files are unchanged "
+            "(default: a temporary store in memory, removed on exit)",
+            Path,
+            metavar="PATH",
+        ),
+    )
+    public_url: str = field(
+        default="",
+        metadata=_option(
+            "the URL this server is reached at, for links and the service description (default: http://HOST:PORT/)",
+            metavar="URL",
+        ),
+    )
+    query_timeout: float = field(
+        default=30.0,
+        metadata=_option(
+            "seconds a query may run (waiting included) before it is stopped", _positive_float, metavar="S"
+        ),
+    )
+    max_rows: int = field(
+        default=10_000,
+        metadata=_option(
+            "rows (or triples) a result holds at most; more is cut and flagged", _positive_int, metavar="N"
+        ),
+    )
+    allow_service: tuple[str, ...] = field(
+        default=(),
+        metadata=_option(
+            "an IRI prefix SERVICE may call (repeatable), e.g. https://query.wikidata.org/sparql; "
+            "default: SERVICE is refused",
+            repeatable=True,
+            metavar="PREFIX",
+        ),
+    )
+    workers: int = field(
+        default_factory=_default_workers,
+        metadata=_option("query worker processes (default: 2 per core, at least 4)", _positive_int, metavar="N"),
+    )
+    max_concurrent: int = field(
+        default=64,
+        metadata=_option("queries running or waiting at once; more get 503 + Retry-After", _positive_int, metavar="N"),
+    )
+    max_query_bytes: int = field(
+        default=1_000_000,
+        metadata=_option("longest query text accepted, in bytes (413 beyond)", _positive_int, metavar="N"),
+    )
+    max_body_bytes: int = field(
+        default=4_000_000,
+        metadata=_option("largest request body accepted, in bytes (413 beyond)", _positive_int, metavar="N"),
+    )
+    memory_limit_mb: int = field(
+        default=2048,
+        metadata=_option("memory one query may use, in MiB, beyond its worker's baseline", _positive_int, metavar="MB"),
+    )
+    log_level: str = field(default="info", metadata=_option("uvicorn log level", metavar="LEVEL"))
+
+    @property
+    def endpoint_url(self) -> str:
+        """The public URL of the SPARQL endpoint."""
+        return self.public_url + "sparql"
+
+    def resolved(self) -> ServeSettings:
+        """These settings with host, port and public URL filled in from the project's defaults."""
+        from kg.config import settings as project
+
+        host = self.host or project().host
+        port = self.port or project().port
+        public = self.public_url or f"http://{host}:{port}/"
+        return replace(self, host=host, port=port, public_url=public if public.endswith("/") else public + "/")
+
+
+def option_name(name: str) -> str:
+    """The command-line flag of a settings field."""
+    return "--" + name.replace("_", "-")
+
+
+def env_name(name: str) -> str:
+    """The environment variable of a settings field."""
+    return ENV_PREFIX + name.upper()
+
+
+def env_names() -> list[str]:
+    """Every environment variable the settings read."""
+    return [env_name(f.name) for f in fields(ServeSettings)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per settings field; unset flags stay None so the environment can fill them."""
+    for spec in fields(ServeSettings):
+        meta = spec.metadata
+        default = spec.default_factory() if spec.default is MISSING else spec.default  # type: ignore[misc]
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        help_text = f"{meta['help']} [env {env_name(spec.name)}" + (f"; default {shown}]" if shown else "]")
+        kwargs: dict[str, Any] = {"dest": spec.name, "default": None, "help": help_text, "metavar": meta["metavar"]}
+        if meta["repeatable"]:
+            kwargs.update(action="extend", nargs="+")
+        parser.add_argument(option_name(spec.name), type=_argparse_type(meta["parse"], spec.name), **kwargs)
+
+
+def _argparse_type(parse: Callable[[str], Any], name: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{option_name(name)}: {exc}") from exc
+
+    return convert
+
+
+def from_sources(args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None) -> ServeSettings:
+    """Settings from parsed arguments, then ``KG_*`` variables, then defaults; raises ValueError."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for spec in fields(ServeSettings):
+        given = getattr(args, spec.name, None) if args is not None else None
+        if given is None and env_name(spec.name) in environ:
+            given = _from_env(spec.name, environ[env_name(spec.name)], spec.metadata)
+        if given is not None:
+            values[spec.name] = tuple(given) if spec.metadata["repeatable"] else given
+    return ServeSettings(**values)
+
+
+def _from_env(name: str, text: str, meta: Mapping[str, Any]) -> Any:
+    parse = meta["parse"]
+    try:
+        if meta["repeatable"]:
+            return [parse(item) for item in shlex.split(text)]
+        return parse(text.strip())
+    except ValueError as exc:
+        raise ValueError(f"{env_name(name)}={text!r}: {exc}") from exc

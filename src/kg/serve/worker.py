@@ -1,0 +1,231 @@
+"""A query worker: one process holding the store read-only, evaluating one query at a time.
+
+Started by :mod:`kg.serve.workers` as ``python -m kg.serve.worker CONFIG_JSON`` with its end of
+a socket pair as file descriptor ``fd``. It opens the store with ``Store.read_only``, caps its
+own address space (``RLIMIT_AS``: its baseline plus ``memory_limit_mb``), says it is ready, then
+answers jobs until the server closes the socket. It dies with the server (``PR_SET_PDEATHSIG``).
+
+Jobs run on a thread with a 1 GiB stack (reserved before the memory cap): Oxigraph recurses
+once per level of nesting or per term of a long ``+``/``UNION`` chain, and the 8 MiB main stack
+overflows (SIGSEGV) at a few thousand. Bracket nesting beyond :data:`kg.serve.guard.NESTING_LIMIT`
+is refused before parsing.
+
+Per job: the guards (:mod:`kg.serve.guard`: nesting, SERVICE), then Oxigraph evaluates and
+serialises the query natively. Results are capped at ``max_rows``:
+
+- SELECT: serialised straight into the chosen format through a writer that counts rows in each
+  8 KiB chunk Oxigraph hands it (TSV: newlines, exact; XML: ``<result>``, exact; JSON and CSV:
+  row openers, an upper bound as literals may contain them). Under the cap, that output is the
+  answer. Over it, the writer stops the serialiser (so the evaluation stops too: it is lazy) and
+  the query is run again into TSV, cut after ``max_rows`` rows exactly, and re-serialised by
+  Oxigraph from those rows into the chosen format; the reply says it was truncated.
+- CONSTRUCT / DESCRIBE: at most ``max_rows + 1`` triples are drawn from the lazy iterator and
+  serialised by Oxigraph (with the project's prefixes for Turtle-like formats).
+- ASK: a boolean, never capped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import resource
+import signal
+import socket
+import sys
+import threading
+from itertools import islice
+from typing import Any
+
+import pyoxigraph as ox
+
+from kg.serve import guard
+from kg.serve.formats import RDF_FORMAT, RESULTS_FORMAT
+from kg.serve.ipc import Job, Kind, ReplyHead, Status, receive_job, send_reply
+
+PREFIXED_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.N3, ox.RdfFormat.RDF_XML}
+# Bytes that open a row in each results format (see the module docstring).
+ROW_MARKERS: dict[str, tuple[bytes, ...]] = {
+    "tsv": (b"\n",),
+    "csv": (b"\n",),
+    "xml": (b"<result>",),
+    "json": (b"[{", b",{"),
+}
+HEADER_LINES = {"tsv": 1, "csv": 1, "xml": 0, "json": 0}
+STACK_BYTES = 1024 * 1024 * 1024
+
+
+class _Full(Exception):
+    """Raised inside the serialiser's writer to stop it once the row cap is passed."""
+
+
+class _RowCounter:
+    """A writer for Oxigraph's serialiser that counts rows and stops past ``limit``."""
+
+    def __init__(self, key: str, limit: int) -> None:
+        self.markers = ROW_MARKERS[key]
+        self.overlap = max(len(m) for m in self.markers) - 1
+        self.limit = limit + HEADER_LINES[key]
+        self.chunks: list[bytes] = []
+        self.count = 0
+        self.tail = b""
+
+    def write(self, chunk: bytes) -> int:
+        data = bytes(chunk)
+        window = self.tail + data
+        self.count += sum(window.count(m) for m in self.markers)
+        self.tail = window[-self.overlap :] if self.overlap else b""
+        self.chunks.append(data)
+        if self.count > self.limit:
+            raise _Full
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _cut_tsv(data: bytes, rows: int) -> bytes:
+    """The header line and the first ``rows`` rows of TSV results."""
+    end = -1
+    for _ in range(rows + 1):
+        end = data.index(b"\n", end + 1)
+    return data[: end + 1]
+
+
+class Evaluator:
+    """Runs jobs on one read-only store."""
+
+    def __init__(
+        self, store: ox.Store, base_iri: str, allow_service: tuple[str, ...], prefixes: dict[str, str]
+    ) -> None:
+        self.store = store
+        self.base_iri = base_iri
+        self.allow_service = allow_service
+        self.prefixes = prefixes
+
+    def run(self, job: Job) -> tuple[ReplyHead, bytes]:
+        if guard.too_deep(job.query):
+            return ReplyHead(
+                Status.INVALID, message=f"The query nests (), {{}} or [] deeper than {guard.NESTING_LIMIT} levels."
+            ), b""
+        facts = guard.inspect(job.query, self.base_iri)
+        refused = guard.refusal(facts, self.allow_service)
+        if refused:
+            return ReplyHead(Status.FORBIDDEN, message=refused), b""
+        try:
+            result = self._query(job, facts.has_dataset_clause)
+            return self._serialise(job, result)
+        except SyntaxError as exc:
+            return ReplyHead(Status.SYNTAX, message=str(exc)), b""
+        except MemoryError:
+            return ReplyHead(Status.MEMORY), b""
+        except ValueError as exc:
+            return ReplyHead(Status.INVALID, message=str(exc)), b""
+        except OSError as exc:
+            return ReplyHead(Status.UPSTREAM if facts.services else Status.FAILED, message=str(exc)), b""
+        except Exception as exc:  # anything else Oxigraph raises: report it, keep serving
+            return ReplyHead(Status.FAILED, message=f"{type(exc).__name__}: {exc}"), b""
+
+    def _query(self, job: Job, has_from: bool) -> Any:
+        """Oxigraph's lazy result, on the dataset: the protocol's, else FROM's, else the union of all graphs.
+
+        Relative IRIs resolve against the endpoint's URL (the protocol's "service-defined BASE")."""
+        dataset: dict[str, Any] = {"use_default_graph_as_union": True}
+        if job.has_protocol_dataset:
+            dataset = {
+                "default_graph": [ox.NamedNode(g) for g in job.default_graphs],
+                "named_graphs": [ox.NamedNode(g) for g in job.named_graphs],
+            }
+        elif has_from:
+            dataset = {}
+        return self.store.query(job.query, base_iri=self.base_iri, **dataset)
+
+    def _serialise(self, job: Job, result: Any) -> tuple[ReplyHead, bytes]:
+        if isinstance(result, ox.QueryBoolean):
+            if job.ask_format is None:
+                return ReplyHead(Status.NOT_ACCEPTABLE, Kind.BOOLEAN), b""
+            return ReplyHead(Status.OK, Kind.BOOLEAN), result.serialize(format=RESULTS_FORMAT[job.ask_format])
+        if isinstance(result, ox.QuerySolutions):
+            if job.select_format is None:
+                return ReplyHead(Status.NOT_ACCEPTABLE, Kind.SOLUTIONS), b""
+            body, truncated = self._solutions(job, result)
+            return ReplyHead(Status.OK, Kind.SOLUTIONS, truncated), body
+        if job.graph_format is None:
+            return ReplyHead(Status.NOT_ACCEPTABLE, Kind.GRAPH), b""
+        triples = list(islice(result, job.max_rows + 1))
+        fmt = RDF_FORMAT[job.graph_format]
+        prefixes = self.prefixes if fmt in PREFIXED_FORMATS else None
+        body = ox.serialize(triples[: job.max_rows], format=fmt, prefixes=prefixes)
+        return ReplyHead(Status.OK, Kind.GRAPH, len(triples) > job.max_rows), body or b""
+
+    def _solutions(self, job: Job, result: ox.QuerySolutions) -> tuple[bytes, bool]:
+        key = job.select_format or "json"
+        counter = _RowCounter(key, job.max_rows)
+        try:
+            result.serialize(counter, format=RESULTS_FORMAT[key])
+        except _Full:
+            pass
+        else:
+            return b"".join(counter.chunks), False
+        if key == "tsv":
+            return _cut_tsv(b"".join(counter.chunks), job.max_rows), True
+        # Over the cap (or possibly so): rows again, exactly, as TSV; then the chosen format.
+        again = self._query(job, guard.inspect(job.query, self.base_iri).has_dataset_clause)
+        exact = _RowCounter("tsv", job.max_rows)
+        with contextlib.suppress(_Full):
+            again.serialize(exact, format=ox.QueryResultsFormat.TSV)
+        data = b"".join(exact.chunks)
+        truncated = exact.count > exact.limit
+        if truncated:
+            data = _cut_tsv(data, job.max_rows)
+        rows = ox.parse_query_results(data, format=ox.QueryResultsFormat.TSV)
+        return rows.serialize(format=RESULTS_FORMAT[key]) or b"", truncated
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when the server that started it dies."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _address_space() -> int:
+    """This process's current virtual memory size in bytes."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _cap_memory(limit_mb: int) -> None:
+    limit = _address_space() + limit_mb * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def main(argv: list[str]) -> int:
+    config = json.loads(argv[0])
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us; Ctrl-C is for it
+    sock = socket.socket(fileno=config["fd"])
+    store = ox.Store.read_only(config["store"])
+    evaluator = Evaluator(store, config["base_iri"], tuple(config["allow_service"]), config["prefixes"])
+    # Deep recursion (long expression or UNION chains) overflows the 8 MiB main stack and kills
+    # the process; jobs run on a thread with a large stack, reserved before memory is capped.
+    threading.stack_size(STACK_BYTES)
+    runner = threading.Thread(target=_serve, args=(sock, evaluator), name="queries")
+    runner.start()
+    _cap_memory(config["memory_limit_mb"])
+    runner.join()
+    return 0
+
+
+def _serve(sock: socket.socket, evaluator: Evaluator) -> None:
+    send_reply(sock, ReplyHead(Status.OK, message=str(os.getpid())))
+    while (job := receive_job(sock)) is not None:
+        head, body = evaluator.run(job)
+        send_reply(sock, head, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,176 @@
+"""The Oxigraph store the server queries: which files to load, and loading them with Oxigraph's parsers.
+
+The store lives on disk (RocksDB) even when the user asked for no ``--store``: then it is a
+temporary folder in ``/dev/shm`` (memory-backed) removed on exit. A folder, not Oxigraph's
+in-memory store, because the server's query workers are separate processes that open it with
+``Store.read_only`` and share its pages through the OS page cache (see ``kg.serve.workers``).
+
+Loading runs in a child process, so the server keeps none of the loader's memory.
+Oxigraph's parsers fetch nothing: no remote JSON-LD contexts, no XML external entities, no
+``owl:imports``. rdflib never holds a copy of the data while serving.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyoxigraph as ox
+
+from kg.config import DATASET_NQ, DATASET_TRIG
+
+MARKER = "kg-source.json"
+"""File in a store folder recording which data files it was loaded from."""
+SHARED_MEMORY = Path("/dev/shm")
+TEMPORARY_PREFIX = "kg-store-"
+
+
+class LoadError(Exception):
+    """A data file could not be loaded (message says which file and where)."""
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What to load into the store, and which files to offer as downloads."""
+
+    files: tuple[Path, ...]
+    dumps: tuple[Path, ...]
+
+
+def sources(data: Sequence[Path]) -> Sources:
+    """The files behind ``--data``: a dist folder means its N-Quads (and its TriG as a dump)."""
+    files: list[Path] = []
+    dumps: list[Path] = []
+    for path in data:
+        if path.is_dir():
+            dataset = path / DATASET_NQ
+            if not dataset.is_file():
+                raise LoadError(f"{path} is a folder without {DATASET_NQ}: not a dist folder")
+            files.append(dataset)
+            dumps.extend(p for p in (dataset, path / DATASET_TRIG) if p.is_file())
+        elif path.is_file():
+            rdf_format(path)
+            files.append(path)
+            dumps.append(path)
+        else:
+            raise LoadError(f"{path}: no such file or folder")
+    if not files:
+        raise LoadError("no data to serve")
+    return Sources(tuple(files), tuple(dumps))
+
+
+def rdf_format(path: Path) -> ox.RdfFormat:
+    """Oxigraph's format for a file, from its extension."""
+    found = ox.RdfFormat.from_extension(path.suffix.lstrip(".").lower())
+    if found is None:
+        raise LoadError(f"{path}: unknown RDF file type {path.suffix!r} (use .nq, .trig, .ttl, .nt, .jsonld, .rdf)")
+    return found
+
+
+def _signature(files: Sequence[Path]) -> list[dict[str, object]]:
+    return [{"path": str(p.resolve()), "size": p.stat().st_size, "mtime_ns": p.stat().st_mtime_ns} for p in files]
+
+
+def load(folder: Path, files: Sequence[Path]) -> float:
+    """Bulk-load ``files`` into a fresh store in ``folder``; returns the seconds it took."""
+    started = time.perf_counter()
+    store = ox.Store(str(folder))
+    try:
+        for path in files:
+            try:
+                store.bulk_load(path=str(path), format=rdf_format(path))
+            except SyntaxError as exc:
+                raise LoadError(f"{path}: {exc}") from exc
+        store.flush()
+    finally:
+        del store
+    (folder / MARKER).write_text(json.dumps(_signature(files), indent=1), "utf-8")
+    return time.perf_counter() - started
+
+
+def load_in_child(folder: Path, files: Sequence[Path]) -> None:
+    """:func:`load` in a child process (``python -m kg.store``): the loader's buffers (~400 MB per
+    million triples) are freed with it instead of staying in the server's heap."""
+    command = [sys.executable, "-m", "kg.store", str(folder), *map(str, files)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LoadError(result.stderr.strip() or f"loading {folder} failed (exit code {result.returncode})")
+
+
+def is_current(folder: Path, files: Sequence[Path]) -> bool:
+    """Whether ``folder`` holds a store loaded from exactly these files, unchanged since."""
+    marker = folder / MARKER
+    try:
+        return json.loads(marker.read_text("utf-8")) == _signature(files)
+    except (OSError, ValueError):
+        return False
+
+
+def prepare(folder: Path, files: Sequence[Path]) -> bool:
+    """Make ``folder`` a store of ``files``, reloading only if they changed; True if it loaded."""
+    if is_current(folder, files):
+        return False
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / MARKER).exists():
+            raise LoadError(f"{folder} is not empty and is not a store made by kg serve: not touching it")
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    load_in_child(folder, files)
+    return True
+
+
+@contextmanager
+def serving_store(files: Sequence[Path], folder: Path | None = None) -> Iterator[Path]:
+    """A loaded store folder for the duration: ``folder`` (kept) or a temporary one (removed)."""
+    if folder is not None:
+        prepare(folder, files)
+        yield folder
+        return
+    parent = SHARED_MEMORY if SHARED_MEMORY.is_dir() and _writable(SHARED_MEMORY) else Path(tempfile.gettempdir())
+    remove_stale(parent)
+    temporary = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-", dir=parent))
+    try:
+        load_in_child(temporary, files)
+        yield temporary
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+
+
+def remove_stale(parent: Path) -> None:
+    """Remove temporary stores left by servers that were killed (their process is gone)."""
+    for folder in parent.glob(f"{TEMPORARY_PREFIX}*-*"):
+        pid = folder.name[len(TEMPORARY_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _writable(folder: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m kg.store FOLDER FILE...``: load the files into a new store in FOLDER."""
+    folder, *files = argv
+    try:
+        load(Path(folder), [Path(f) for f in files])
+    except LoadError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
