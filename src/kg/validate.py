@@ -54,9 +54,9 @@ def flatten(dataset: Dataset, *extra: Graph) -> tuple[Graph, dict[URIRef, str]]:
 
 
 def validate_graph(data: Graph, shapes: Graph, origin: dict[URIRef, str] | None = None) -> Report:
-    """Validate ``data`` (which should include the ontology, for subclass targets)."""
+    """Validate ``data`` (which should include the ontology, for subclass targets); ``data`` may be changed."""
     conforms, results_graph, _ = validate(
-        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True
+        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True, inplace=True
     )
     origin = origin or {}
     lines, violations = [], 0
@@ -68,7 +68,7 @@ def validate_graph(data: Graph, shapes: Graph, origin: dict[URIRef, str] | None 
         level = str(severity).rsplit("#", 1)[-1] if severity else "Violation"
         violations += level == "Violation"
         where = source_of(origin[focus]) if focus in origin else "input"
-        path_text = f" path <{path}>" if path is not None else ""
+        path_text = f" path <{path}>" if isinstance(path, URIRef) else ""
         lines.append(f"[{level}] {where}: focus <{focus}>{path_text}: {message}")
     return Report(conforms=bool(conforms), results=sorted(lines), violations=violations)
 
