@@ -20,6 +20,7 @@ import pyoxigraph as ox
 import pytest
 from fastapi import FastAPI
 from rdflib import Graph, Literal, URIRef
+from rdflib.compare import isomorphic
 from rdflib.plugins.sparql import prepareQuery
 
 from kg.encode.dataset import Sources, compile_dataset
@@ -545,14 +546,12 @@ def test_document_description_holds_its_evidence_spans(client: Client, store: ox
 
 
 def test_ontology_namespace_answers_with_the_whole_ontology(client: Client, store: ox.Store) -> None:
-    ontology = {
-        (str(q.subject.value), str(q.predicate.value), _plain(q.object))
-        for q in store.quads_for_pattern(None, None, None, ox.NamedNode(str(GRAPH["ontology"])))
-    }
+    dump = store.dump(format=ox.RdfFormat.N_TRIPLES, from_graph=ox.NamedNode(str(GRAPH["ontology"])))
+    ontology = Graph().parse(data=dump, format="nt")  # class unions are blank nodes: compare by isomorphism
     for path in ("/ontology", "/ontology/1.0.0"):
         response = client.get(path, accept="text/turtle")
         assert response.status_code == 200
-        assert graph_triples(parsed(response)) == ontology
+        assert isomorphic(parsed(response), ontology)
 
 
 def test_link_and_vary_headers_and_explicit_format_urls(client: Client) -> None:

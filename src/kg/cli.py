@@ -26,10 +26,28 @@ def _serve(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _load(args: argparse.Namespace) -> int:
+    from kg.load import run
+
+    return run(args)
+
+
+def _add(args: argparse.Namespace) -> int:
+    from kg.add import run
+
+    return run(args)
+
+
 def _queries(args: argparse.Namespace) -> int:
     from kg.queries import run
 
     return run(args)
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from kg.docs import run_docs
+
+    return run_docs(dist_dir=args.dist, out_dir=args.out)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -74,6 +92,29 @@ def parser() -> argparse.ArgumentParser:
     add_arguments(serve)
     serve.set_defaults(func=_serve)
 
+    load = sub.add_parser(
+        "load",
+        help="push the built dataset's named graphs to a SPARQL server (Graph Store Protocol or Update)",
+        description="Load dist/alignkg.nq into a SPARQL server graph by graph (PUT per graph, or DROP + "
+        "INSERT DATA with --update). Graphs already complete there are skipped: run again to resume.",
+    )
+    from kg.load import add_arguments as add_load_arguments
+
+    add_load_arguments(load)
+    load.set_defaults(func=_load)
+
+    add = sub.add_parser(
+        "add",
+        help="register a new article under data/documents/ with the mentions of known actors",
+        description="Copy an article's text byte for byte into the next data/documents/<id>/ and write "
+        "its document.yaml: the metadata given here and the mentions of known actors found in the text "
+        "(ambiguous names are listed for you to resolve). Refuses a text already registered.",
+    )
+    from kg.add import add_arguments as add_add_arguments
+
+    add_add_arguments(add)
+    add.set_defaults(func=_add)
+
     queries = sub.add_parser(
         "queries",
         help="list, run and keep the answers of the saved example queries (queries/*.rq)",
@@ -84,6 +125,17 @@ def parser() -> argparse.ArgumentParser:
 
     add_queries_arguments(queries)
     queries.set_defaults(func=_queries)
+
+    docs = sub.add_parser(
+        "docs",
+        help="generate the ontology's HTML documentation into dist/docs/",
+        description="Write dist/docs/index.html (every class and property with label, definition, domain, "
+        "range and examples from the built data, and a class diagram), diagram.svg and the JSON-LD context "
+        "context.jsonld. Builds dist/ first if it is missing.",
+    )
+    docs.add_argument("--dist", type=Path, default=None, help="built dataset folder (default: dist/)")
+    docs.add_argument("--out", type=Path, default=None, help="output folder (default: <dist>/docs)")
+    docs.set_defaults(func=_docs)
     return top
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rdflib import Dataset, Graph
+from rdflib.compare import to_canonical_graph
 
 from kg.encode.derive import derive_in_favour_votes
 from kg.encode.document import DOCUMENT_FILE, compile_document
@@ -53,10 +54,14 @@ def _line_of(exc: Exception) -> int | None:
 
 
 def load_ontology(ontology_dir: Path) -> Graph:
-    """The ontology (core and alignment modules) as one graph."""
-    graph = Graph(identifier=ONTOLOGY_GRAPH)
+    """The ontology (core and alignment modules) as one graph, its blank nodes (class unions) labelled
+    canonically so that the build stays byte-for-byte reproducible."""
+    parsed = Graph()
     for name in ONTOLOGY_FILES:
-        parse_turtle(ontology_dir / name, graph)
+        parse_turtle(ontology_dir / name, parsed)
+    graph = Graph(identifier=ONTOLOGY_GRAPH)
+    for triple in to_canonical_graph(parsed):
+        graph.add(triple)
     return graph
 
 

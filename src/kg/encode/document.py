@@ -7,6 +7,7 @@ are not in the text, unknown actors or concepts and malformed dates, naming file
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from rdflib.namespace import DCTERMS, PROV, RDF, RDFS, XSD
 from kg.encode.dates import date_literal, day_literal
 from kg.encode.entities import define_event
 from kg.encode.errors import SourceError
-from kg.encode.evidence import DocumentText
+from kg.encode.evidence import DocumentText, Span
 from kg.encode.registry import SLUG, Registry, event_iri
 from kg.encode.vocabulary import Vocabulary
 from kg.encode.yaml_source import Located, load_yaml
@@ -72,6 +73,8 @@ class DocumentCompiler:
             raise SourceError(folder / TEXT_FILE, None, "missing: every document folder needs its text") from exc
         except UnicodeDecodeError as exc:
             raise SourceError(folder / TEXT_FILE, None, f"not UTF-8: {exc}") from exc
+        if "sha256" in meta and meta["sha256"] != hashlib.sha256(raw).hexdigest():
+            raise meta.error("text.txt is not the text that was added: its SHA-256 differs from 'sha256'", "sha256")
         self.doc = document_iri(self.doc_id)
         self.text = DocumentText(text, self.doc)
         self.graph = Graph(identifier=document_graph_iri(self.doc_id))
@@ -223,6 +226,8 @@ class DocumentCompiler:
             raise meta.error("the title is not in the text: quote it exactly, or explain in 'title_note'", "title")
         if "title_note" in meta:
             g.add((doc, RDFS.comment, Literal(self._string(meta, "title_note"), lang="en")))
+        if "url" in meta:
+            g.add((doc, SCHEMA.url, Literal(self._string(meta, "url"), datatype=XSD.anyURI)))
         if "publisher" in meta:
             g.add((doc, DCTERMS.publisher, self._actor(meta, "publisher", meta["publisher"])))
         if "date" in meta:
@@ -365,14 +370,46 @@ class DocumentCompiler:
             self._evidence(record, item)
 
     def _mention(self, item: Located) -> None:
-        """A span of the text that names an actor (with no claim about it), e.g. a photo credit."""
+        """A span of the text that names an actor, e.g. a photo credit or a name ``kg add`` found.
+
+        An entry with ``candidates`` instead of ``actor`` is an ambiguous name awaiting a person's
+        choice: it is checked (offsets, candidates) but adds nothing to the graph until resolved.
+        """
+        span = self._mention_span(item)
+        if "candidates" in item:
+            self._unresolved_mention(item)
+            return
         actor = self._actor(item, "actor", item.get("actor"))
-        span = self.text.locate(item.get("text"), item, "text")
         node = self.text.add_evidence(self.graph, span)
         self.graph.add((node, AKG.refersTo, actor))
         self.graph.add((self.doc, SCHEMA.mentions, actor))
         if "note" in item:
             self.graph.add((node, RDFS.comment, Literal(self._string(item, "note"), lang="en")))
+
+    def _mention_span(self, item: Located) -> Span:
+        """The mention's span: at ``start`` (and ``end``) when given, else the quote's first occurrence."""
+        if "start" not in item:
+            return self.text.locate(item.get("text"), item, "text")
+        quote, start = item.get("text"), item["start"]
+        if not isinstance(quote, str) or not quote or not isinstance(start, int) or start < 0:
+            raise item.error("a mention needs 'text' (a non-empty string) and 'start' (a character offset)", "start")
+        end = start + len(quote)
+        if self.text.text[start:end] != quote or item.get("end", end) != end:
+            found = self.text.text[start : item.get("end", end)] if isinstance(item.get("end", end), int) else ""
+            raise item.error(
+                f"mention {quote!r} is not at offsets {start},{item.get('end', end)} (found {found!r})", "start"
+            )
+        return Span(start, end, quote)
+
+    def _unresolved_mention(self, item: Located) -> None:
+        candidates = item["candidates"]
+        if "actor" in item:
+            raise item.error("an ambiguous mention was resolved: keep 'actor' and delete 'candidates'", "candidates")
+        if not isinstance(candidates, list) or len(candidates) < 2:
+            raise item.error("'candidates' must list two or more actors (or replace it by 'actor')", "candidates")
+        for name in candidates:
+            if not isinstance(name, str) or self.registry.actor(name) is None:
+                raise item.error(f"unknown actor {name!r} among the candidates", "candidates")
 
 
 def vote_record_iri(resolution: URIRef, alpha3: str) -> URIRef:

@@ -63,6 +63,10 @@ def data_settings(settings: ServeSettings) -> ServeSettings:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load (or reuse) the store, start the query workers; stop them on the way out."""
     settings: ServeSettings = app.state.settings
+    if settings.backend:
+        async with _remote(app, settings):
+            yield
+        return
     with ExitStack() as stack:
         files = sources(settings.data).files
         folder = await asyncio.to_thread(stack.enter_context, serving_store(files, settings.store))
@@ -77,6 +81,28 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await pool.close()
+
+
+@asynccontextmanager
+async def _remote(app: FastAPI, settings: ServeSettings) -> AsyncIterator[None]:
+    """Queries go to ``settings.backend`` (kg.serve.remote) instead of local workers."""
+    from kg.serve.remote import RemoteBackend
+
+    backend = RemoteBackend(
+        settings.backend,
+        settings.endpoint_url,
+        settings.allow_service,
+        dict(PREFIXES),
+        settings.max_concurrent,
+        settings.query_timeout,
+    )
+    await backend.start()
+    app.state.pool = backend
+    app.state.stats = StatsCache(app.state)
+    try:
+        yield
+    finally:
+        await backend.close()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -7,6 +7,8 @@ import signal
 import sys
 from dataclasses import replace
 
+import httpx
+
 from kg.serve import settings as options
 from kg.store import LoadError, serving_store, sources
 
@@ -27,6 +29,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         settings = data_settings(options.from_sources(args))
+        if settings.backend:
+            shown = httpx.URL(settings.backend).copy_with(username=None, password=None)
+            print(f"kg serve: queries go to the SPARQL backend {shown}", file=sys.stderr, flush=True)
+            _serve(create_app(settings), settings)
+            return 0
         files = sources(settings.data).files
         print(f"kg serve: loading {', '.join(map(str, files))}", file=sys.stderr, flush=True)
         with serving_store(files, settings.store) as folder:

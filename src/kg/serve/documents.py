@@ -6,7 +6,7 @@ dataset itself never goes through rdflib.
 
 from __future__ import annotations
 
-from rdflib import Graph
+from rdflib import Dataset, Graph
 from starlette.responses import Response
 
 from kg.namespaces import bind_all
@@ -44,7 +44,15 @@ def document_format(accept: str | None, format_param: str | None = None, html: b
     return chosen
 
 
+DATASET_FORMATS = {"nquads"}
+"""Formats rdflib serialises from a Dataset only (a Graph raises): the triples go in its default graph."""
+
+
 def serialize(graph: Graph, fmt: Format) -> bytes:
+    if fmt.key in DATASET_FORMATS:
+        dataset = Dataset()
+        dataset.default_graph += graph
+        graph = dataset
     bind_all(graph)
     return graph.serialize(format=RDFLIB_FORMAT[fmt.key], encoding="utf-8")
 

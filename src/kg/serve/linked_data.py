@@ -19,6 +19,7 @@ from importlib.resources import files
 from types import SimpleNamespace
 
 from fastapi import APIRouter
+from rdflib import Graph
 from rdflib.namespace import OWL
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -27,7 +28,7 @@ from kg.namespaces import BASE, GRAPH, ONTOLOGY_IRI, sparql_prologue
 from kg.serve import neighbourhood as nb
 from kg.serve.neighbourhood import QueryRunner
 from kg.serve.pages import INBOUND_LIMIT, build_page, render
-from kg.serve.representations import BY_KEY, FORMATS, HTML, RDF_FORMATS, Format, negotiate
+from kg.serve.representations import BY_KEY, FORMATS, HTML, JSON_LD, RDF_FORMATS, Format, negotiate
 
 __all__ = ["QueryRunner", "router"]
 
@@ -38,6 +39,9 @@ SPARQL_PATH = "sparql"
 DUMP_PARAM = "dump"
 FORMAT_PARAM = "format"
 PLAIN = Format("text", "text/plain", "plain text", charset=True)
+CONTEXT = "context.jsonld"
+JSON_LD_CONTEXT = JSON_LD
+"""The JSON-LD context of our terms, below the namespace."""
 
 
 def default_server_base(request: Request) -> str:
@@ -56,7 +60,7 @@ def router(
     """
     api = APIRouter()
     resolver = _Resolver(runner, public_base, server_base_of)
-
+    api.add_api_route(f"/ontology/{CONTEXT}", resolver.context, methods=["GET", "HEAD"], include_in_schema=False)
     for prefix in ("id", "graph", "vocab", "ontology"):
         api.add_api_route(
             f"/{prefix}/{{path:path}}",
@@ -87,6 +91,8 @@ class _Resolver:
         self.runner = runner
         self.public_base = public_base
         self.server_base_of = server_base_of
+        self._docs: dict[str, str] = {}
+        self._context: str | None = None
 
     def handler(self, stem: str) -> Callable[[Request], object]:
         async def handle(request: Request) -> Response:
@@ -115,6 +121,8 @@ class _Resolver:
         headers = {"Link": self._links(site)}
         if FORMAT_PARAM not in request.query_params:
             headers["Content-Location"] = f"{url}?{FORMAT_PARAM}={fmt.key}"
+        if fmt is HTML and await self._is_ontology(iri):  # the namespace and its versions: the documentation
+            return _respond(await self._documentation(server_base), HTML, 200, headers)
         if fmt is HTML:
             page = await build_page(self.runner, iri, self.public_base, server_base)
             if page is None:
@@ -139,6 +147,35 @@ class _Resolver:
             offered = ", ".join(f.media_type for f in FORMATS)
             return self._error(request, site, 406, "Not acceptable", f"Available as: {offered}.")
         return fmt
+
+    async def _ontology_graph(self) -> Graph:
+        graph = Graph()
+        for quad in await nb.graph_quads(self.runner, str(GRAPH["ontology"])):
+            graph.add((quad.s, quad.p, quad.o))
+        return graph
+
+    async def _documentation(self, server_base: str) -> str:
+        """The generated ontology documentation (``kg docs``), from the served data, made once per base."""
+        if server_base not in self._docs:
+            from kg.docs import example_queries, render_docs
+
+            ontology = await self._ontology_graph()
+            examples, counts = example_queries(ontology)
+            rows, totals = await self.runner.select(examples), await self.runner.select(counts)
+
+            def href(iri: str) -> str:
+                return server_base + iri[len(self.public_base) :] if iri.startswith(self.public_base) else iri
+
+            self._docs[server_base] = render_docs(ontology, rows, totals, href)
+        return self._docs[server_base]
+
+    async def context(self, request: Request) -> Response:
+        """The JSON-LD context of our terms, made from the served ontology."""
+        if self._context is None:
+            from kg.docs import context_text
+
+            self._context = context_text(await self._ontology_graph())
+        return _respond(self._context, JSON_LD_CONTEXT, 200, {"Cache-Control": "max-age=3600"})
 
     async def _dump(self, request: Request, site: SimpleNamespace, iri: str, key: str) -> Response:
         """A named graph's whole content, in one of the RDF formats."""

@@ -36,10 +36,9 @@ def _dataset_parameters() -> list[dict[str, Any]]:
 
 def _results_content() -> dict[str, Any]:
     content: dict[str, Any] = {}
+    schemas = {"json": {"type": "object"}, "jsonld": {"type": ["object", "array"]}}  # JSON-LD: either
     for fmt in (*SELECT_FORMATS, *GRAPH_FORMATS):
-        content.setdefault(
-            fmt.media_type, {"schema": {"type": "object" if fmt.key in ("json", "jsonld") else "string"}}
-        )
+        content.setdefault(fmt.media_type, {"schema": schemas.get(fmt.key, {"type": "string"})})
     return content
 
 

@@ -115,6 +115,14 @@ class ServeSettings:
         default=2048,
         metadata=_option("memory one query may use, in MiB, beyond its worker's baseline", _positive_int, metavar="MB"),
     )
+    backend: str = field(
+        default="",
+        metadata=_option(
+            "a SPARQL 1.1 query endpoint (e.g. http://127.0.0.1:7878/query) that evaluates the queries instead "
+            "of the embedded store; its default graph must be the union of the named graphs (docs/scaling.md)",
+            metavar="URL",
+        ),
+    )
     log_level: str = field(default="info", metadata=_option("uvicorn log level", metavar="LEVEL"))
 
     @property
