@@ -1,0 +1,98 @@
+"""Load generation for the benchmark: SPARQL GETs from N client threads to 127.0.0.1, bounded.
+
+Each client holds one keep-alive ``http.client`` connection (the lightest client the standard
+library has, so the client costs as little of the 2 cores as possible) and sends the queries of
+its mix in turn until ``seconds`` have passed or ``max_requests`` answers came back.
+"""
+
+from __future__ import annotations
+
+import http.client
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlencode, urlsplit
+
+ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
+
+
+@dataclass
+class Measurement:
+    """Latencies (seconds) of the answered requests, errors, and the wall time they took."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        if len(self.latencies) == 1:
+            return self.latencies[0]
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(p) - 1]
+
+
+class Client:
+    """One connection to a SPARQL endpoint URL (GET ``?query=``)."""
+
+    def __init__(self, url: str, timeout: float = 120.0) -> None:
+        parts = urlsplit(url)
+        assert parts.hostname == "127.0.0.1", "load generation stays on 127.0.0.1"
+        self.path = parts.path
+        self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+
+    def query(self, query: str) -> tuple[int, bytes]:
+        self.connection.request("GET", f"{self.path}?{urlencode({'query': query})}", headers={"Accept": ACCEPT})
+        response = self.connection.getresponse()
+        return response.status, response.read()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def run(url: str, queries: list[str], clients: int, seconds: float, max_requests: int) -> Measurement:
+    """``clients`` threads sending ``queries`` round-robin; stops on time or on the request count."""
+    result = Measurement()
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+    sent = [0]
+
+    def client(offset: int) -> None:
+        connection = Client(url)
+        i = offset
+        try:
+            while time.perf_counter() < deadline:
+                with lock:
+                    if sent[0] >= max_requests:
+                        return
+                    sent[0] += 1
+                started = time.perf_counter()
+                try:
+                    status, _ = connection.query(queries[i % len(queries)])
+                except (OSError, http.client.HTTPException):
+                    status = 0
+                    connection.close()
+                    connection = Client(url)
+                elapsed = time.perf_counter() - started
+                with lock:
+                    if status == 200:
+                        result.latencies.append(elapsed)
+                    else:
+                        result.errors += 1
+                i += 1
+        finally:
+            connection.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,239 @@
+"""Differential test: the endpoint (Oxigraph) and rdflib's own engine give the same answers.
+
+Every saved query (``queries/*.rq``, except those that call out with SERVICE: rdflib would fetch
+the remote endpoint) and every query of the corpus ``tests/differential/*.rq`` is run through a
+real ``kg serve`` on the built dataset and by rdflib on an rdflib ``Dataset`` loaded from the
+same N-Quads with ``default_union=True`` (the endpoint's default graph is the union of the named
+graphs). Comparison:
+
+- SELECT: rows as multisets; in ``#+ ordered`` queries (ORDER BY on a total order) also the
+  sequence. Blank nodes compare as "a blank node" (labels are per-engine). Literals compare by
+  datatype and value (``"2.50"^^xsd:decimal`` = ``"2.5"^^xsd:decimal``), never across datatypes.
+  The precision of xsd:decimal division is implementation-defined (XPath: at least 18 digits);
+  Oxigraph keeps 18 fractional digits, rdflib 28 significant ones, so numbers compare rounded to
+  15 fractional digits.
+- GROUP_CONCAT: SPARQL leaves the order of the concatenated values undefined, and the engines
+  do order them differently; ``#+ concat: VAR SEP`` compares those values split on SEP, as a
+  multiset.
+- CONSTRUCT and DESCRIBE: graphs by isomorphism. DESCRIBE is implementation-defined, but both
+  engines return the concise bounded description over the default graph (rdflib ``Graph.cbd``,
+  Oxigraph's CBD), so the two DESCRIBE queries of the corpus are compared like CONSTRUCT.
+- ASK: the boolean.
+
+Every SELECT and graph answer must be non-empty, so no query passes by both engines finding nothing.
+
+Three saved queries are not run on rdflib, and the report says so (``SLOW_IN_RDFLIB``): rdflib's
+evaluator takes 80 to 320 s on each (large BGPs it joins in a poor order), over the 60 s this
+test may take. ``tests/test_queries.py`` checks their answers against the committed expected files.
+
+Where the engines differ for a reason we know, the case is a strict xfail naming the reason
+(``KNOWN_DIFFERENCES``): it must keep failing, so a fix in either engine shows up. They are:
+
+- Oxigraph's union default graph is a multiset: a triple stated in two named graphs matches
+  twice (the spec's default graph is an RDF merge, a set; rdflib is right). The ``-distinct``
+  twins of two such queries pass, which shows duplicates are the only difference.
+- Oxigraph stores ``xsd:nonNegativeInteger`` (our ``oa:start``/``oa:end``) as ``xsd:integer``:
+  the endpoint returns the offsets with the wrong datatype.
+- rdflib types ``integer * integer + integer`` as ``xsd:decimal`` (SPARQL: ``xsd:integer``;
+  Oxigraph is right).
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+import rdflib.plugins.sparql
+from rdflib import BNode, Dataset, Graph, Literal, URIRef
+from rdflib.compare import isomorphic
+from rdflib.namespace import XSD
+from rdflib.query import Result
+from rdflib.term import Node
+
+from kg.build import run_build
+from kg.config import DATASET_NQ
+from kg.queries import load_queries
+from server import RunningServer, run_server
+
+CORPUS = Path(__file__).parent / "differential"
+NUMERIC = {XSD.integer, XSD.decimal, XSD.double, XSD.float, XSD.int, XSD.long, XSD.nonNegativeInteger}
+Key = tuple[object, ...]
+SLOW_IN_RDFLIB = {
+    "saved/aid-without-a-yes-vote": "rdflib takes ~320 s on this 14-pattern BGP (Oxigraph: ms)",
+    "saved/alignment-network": "rdflib takes ~90 s on this CONSTRUCT (BGP joined with VALUES last)",
+    "saved/timeline": "rdflib takes ~85 s on this query",
+}
+UNION_DUPLICATES = "Oxigraph's union default graph repeats a triple stated in several named graphs"
+NON_NEGATIVE = "Oxigraph stores xsd:nonNegativeInteger literals as xsd:integer"
+KNOWN_DIFFERENCES = {
+    "corpus/union-unbalanced": UNION_DUPLICATES,
+    "corpus/date-compare": UNION_DUPLICATES,
+    "corpus/date-year-month-day": UNION_DUPLICATES,
+    "corpus/agg-group-by-expression": UNION_DUPLICATES,
+    "corpus/isblank-isliteral": UNION_DUPLICATES,
+    "corpus/string-lang-langmatches": UNION_DUPLICATES,
+    "corpus/order-numeric": NON_NEGATIVE,
+    "corpus/string-str-datatype": NON_NEGATIVE,
+    "corpus/numeric-arithmetic": "rdflib types integer * integer + integer as xsd:decimal, not xsd:integer",
+}
+DECIMAL_PLACES = 15
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    query: str
+    ordered: bool
+    concat: dict[str, str]
+
+
+def _header(text: str) -> tuple[bool, dict[str, str]]:
+    ordered, concat = False, {}
+    for line in text.splitlines():
+        if line.startswith("#+ ordered"):
+            ordered = True
+        elif line.startswith("#+ concat: "):
+            var, _, sep = line[len("#+ concat: ") :].partition(" ")
+            concat[var] = sep or " "
+    return ordered, concat
+
+
+def _cases() -> list[Case]:
+    cases = [Case(f"saved/{q.name}", q.query, q.ordered, {}) for q in load_queries() if not q.services]
+    for path in sorted(CORPUS.glob("*.rq")):
+        text = path.read_text("utf-8")
+        cases.append(Case(f"corpus/{path.stem}", text, *_header(text)))
+    return cases
+
+
+CASES = _cases()
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(list(CORPUS.glob("*.rq"))) >= 50
+    assert sum(c.name.startswith("saved/") for c in CASES) >= 10
+
+
+@pytest.fixture(scope="module")
+def dataset_nq(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    dist = tmp_path_factory.mktemp("differential") / "dist"
+    assert run_build(dist, quiet=True) == 0, "kg build failed"
+    return dist / DATASET_NQ
+
+
+@pytest.fixture(scope="module")
+def rdflib_dataset(dataset_nq: Path) -> Dataset:
+    dataset = Dataset(default_union=True)
+    dataset.parse(dataset_nq, format="nquads")
+    return dataset
+
+
+@pytest.fixture(scope="module")
+def endpoint(dataset_nq: Path) -> Iterator[RunningServer]:
+    with run_server(dataset_nq) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _no_remote_graphs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rdflib must not fetch FROM / FROM NAMED graphs from the web (they are all in the dataset)."""
+    monkeypatch.setattr(rdflib.plugins.sparql, "SPARQL_LOAD_GRAPHS", False)
+
+
+def term_key(term: Node) -> Key:
+    """A comparable form of a term (see the module docstring)."""
+    if isinstance(term, BNode):
+        return ("bnode",)
+    if isinstance(term, URIRef):
+        return ("iri", str(term))
+    assert isinstance(term, Literal)
+    if term.datatype in NUMERIC and term.value is not None:
+        value = term.value if isinstance(term.value, Decimal) else Decimal(str(term.value))
+        return ("number", str(term.datatype), round(value, DECIMAL_PLACES))
+    if term.datatype is not None and term.value is not None and term.datatype != XSD.string:
+        return ("typed", str(term.datatype), str(term.value))
+    return ("literal", str(term), (term.language or "").lower() or None)
+
+
+def row_keys(result: Result, concat: dict[str, str]) -> list[frozenset[tuple[str, Key]]]:
+    rows = []
+    for binding in result.bindings:
+        row = set()
+        for var, value in binding.items():
+            if value is None:
+                continue
+            name = str(var)
+            if name in concat and isinstance(value, Literal):
+                parts = str(value).split(concat[name]) if str(value) else []
+                row.add((name, ("concat", tuple(sorted(parts)), str(value.datatype or ""))))
+            else:
+                row.add((name, term_key(value)))
+        rows.append(frozenset(row))
+    return rows
+
+
+def ask_endpoint(server: RunningServer, case: Case) -> tuple[str, bytes]:
+    accept = "application/sparql-results+json, application/n-triples;q=0.9"
+    response = httpx.post(
+        server.base_url + "/sparql", data={"query": case.query}, headers={"Accept": accept}, timeout=60
+    )
+    assert response.status_code == 200, f"{case.name}: {response.status_code} {response.text[:500]}"
+    return response.headers["content-type"].split(";")[0].strip(), response.content
+
+
+def _marks(name: str) -> list[pytest.MarkDecorator]:
+    if name in KNOWN_DIFFERENCES:
+        return [pytest.mark.xfail(strict=True, reason=KNOWN_DIFFERENCES[name])]
+    return []
+
+
+def _params() -> list[object]:
+    """Every case but the saved queries rdflib cannot answer in reasonable time (not skipped: left out)."""
+    return [pytest.param(c, id=c.name, marks=_marks(c.name)) for c in CASES if c.name not in SLOW_IN_RDFLIB]
+
+
+def test_queries_left_out_are_checked_against_expected_results_elsewhere() -> None:
+    """The saved queries left out of the comparison still have expected answers that test_queries checks."""
+    queries = Path(__file__).resolve().parents[1] / "queries"
+    for case_name in SLOW_IN_RDFLIB:
+        name = case_name.removeprefix("saved/")
+        assert (queries / f"{name}.rq").is_file(), case_name
+        assert (queries / f"{name}.srj").is_file() or (queries / f"{name}.ttl").is_file(), name
+
+
+def test_exclusions_name_real_cases() -> None:
+    assert set(SLOW_IN_RDFLIB) | set(KNOWN_DIFFERENCES) <= {c.name for c in CASES}
+
+
+@pytest.mark.parametrize("case", _params())
+def test_endpoint_answers_like_rdflib(case: Case, endpoint: RunningServer, rdflib_dataset: Dataset) -> None:
+    expected = rdflib_dataset.query(case.query)
+    media, body = ask_endpoint(endpoint, case)
+    if expected.type in ("CONSTRUCT", "DESCRIBE"):
+        assert media == "application/n-triples"
+        got = Graph().parse(data=body, format="nt")
+        assert len(expected.graph) > 0, f"{case.name}: empty graph, nothing compared"
+        assert isomorphic(got, expected.graph), (
+            f"{case.name}: graphs differ; {len(got)} triples from the endpoint, {len(expected.graph)} from rdflib"
+        )
+        return
+    got_result = Result.parse(io.BytesIO(body), format="json")
+    if expected.type == "ASK":
+        assert got_result.askAnswer == expected.askAnswer, case.name
+        return
+    want = row_keys(expected, case.concat)
+    got = row_keys(got_result, case.concat)
+    assert want, f"{case.name}: no rows, nothing compared"
+    missing, extra = Counter(want) - Counter(got), Counter(got) - Counter(want)
+    assert not missing and not extra, (
+        f"{case.name}: {len(got)} rows from the endpoint, {len(want)} from rdflib;\n"
+        f"only rdflib: {list(missing)[:3]}\nonly endpoint: {list(extra)[:3]}"
+    )
+    if case.ordered:
+        assert got == want, f"{case.name}: same rows in a different order"
