@@ -30,6 +30,7 @@ import httpx
 import pyoxigraph as ox
 
 from kg.serve import guard
+from kg.serve.admission import Admission
 from kg.serve.errors import HttpError
 from kg.serve.formats import RDF_FORMAT, RESULTS_FORMAT
 from kg.serve.ipc import Job, Kind, Reply, ReplyHead, Status
@@ -67,7 +68,7 @@ class RemoteBackend:
         self.prefixes = prefixes
         self.max_concurrent = max_concurrent
         self.timeout = timeout
-        self._admitted = 0
+        self.admission = Admission(max_concurrent)
         self._client: httpx.AsyncClient | None = None
 
     @property
@@ -93,19 +94,16 @@ class RemoteBackend:
     @property
     def busy(self) -> int:
         """Queries admitted now."""
-        return self._admitted
+        return self.admission.admitted
 
     async def execute(self, job: Job, timeout: float | None = None) -> Reply:
         """Evaluate ``job`` on the engine; raises HttpError 503 when full or unreachable, 504 past the limit."""
         limit = self.timeout if timeout is None else timeout
-        if self._admitted >= self.max_concurrent:
-            raise HttpError(
-                503,
-                f"The endpoint is busy: {self.max_concurrent} queries are already running or waiting. Retry shortly.",
-                {"Retry-After": "1"},
-                max_concurrent=self.max_concurrent,
-            )
-        self._admitted += 1
+        with self.admission.slot():
+            return await self._run(job, limit)
+
+    async def _run(self, job: Job, limit: float) -> Reply:
+        """Guards, then the engine, with its errors and our time limit mapped to HttpError."""
         try:
             refused = self._refusal(job)
             if refused is not None:
@@ -122,8 +120,6 @@ class RemoteBackend:
                 f"The SPARQL backend at {self.shown_url} cannot be reached ({type(exc).__name__}: {exc}). Retry shortly.",
                 {"Retry-After": "5"},
             ) from None
-        finally:
-            self._admitted -= 1
 
     def _refusal(self, job: Job) -> ReplyHead | None:
         """The worker's guards: nesting depth and the SERVICE allow-list."""

@@ -39,6 +39,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from kg.serve.admission import Admission
 from kg.serve.errors import HttpError
 from kg.serve.ipc import Job, Reply, Status, read_reply, send_job
 
@@ -139,7 +140,7 @@ class WorkerPool:
         self.timeout = timeout
         self.workers: set[Worker] = set()
         self._idle: asyncio.Queue[Worker] = asyncio.Queue()
-        self._admitted = 0
+        self.admission = Admission(max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -161,23 +162,13 @@ class WorkerPool:
     @property
     def busy(self) -> int:
         """Queries admitted now (running or waiting)."""
-        return self._admitted
+        return self.admission.admitted
 
     async def execute(self, job: Job, timeout: float | None = None) -> Reply:
         """Evaluate ``job``; raises HttpError: 503 when full or on failure, 504 past the time limit."""
         limit = self.timeout if timeout is None else timeout
-        if self._admitted >= self.max_concurrent:
-            raise HttpError(
-                503,
-                f"The endpoint is busy: {self.max_concurrent} queries are already running or waiting. Retry shortly.",
-                {"Retry-After": "1"},
-                max_concurrent=self.max_concurrent,
-            )
-        self._admitted += 1
-        try:
+        with self.admission.slot():
             return await self._execute(job, limit)
-        finally:
-            self._admitted -= 1
 
     async def _execute(self, job: Job, limit: float) -> Reply:
         deadline = asyncio.get_running_loop().time() + limit
