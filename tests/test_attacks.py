@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ import psutil
 import pytest
 
 from kg.namespaces import AKG, GRAPH, ID
+from listener import Listener
 from results import parse_results
 from server import RunningServer, free_port, run_server
 
@@ -49,51 +48,6 @@ JSON = "application/sparql-results+json"
 
 
 # Tools: a loopback listener, memory, a lookup probe, response checks.
-
-
-class Listener:
-    """A TCP listener on 127.0.0.1 counting connections; answers SPARQL JSON, or a 302 to ``redirect_to``."""
-
-    def __init__(self, redirect_to: str | None = None) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.socket.settimeout(0.2)
-        self.port = self.socket.getsockname()[1]
-        self.redirect_to = redirect_to
-        self.connections = 0
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def _answer(self) -> bytes:
-        if self.redirect_to:
-            return f"HTTP/1.1 302 Found\r\nlocation: {self.redirect_to}\r\ncontent-length: 0\r\n\r\n".encode()
-        body = b'{"head":{"vars":["x"]},"results":{"bindings":[]}}'
-        head = f"HTTP/1.1 200 OK\r\ncontent-type: {JSON}\r\ncontent-length: {len(body)}\r\n\r\n"
-        return head.encode() + body
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except TimeoutError:
-                continue
-            self.connections += 1
-            with connection:
-                connection.settimeout(2)
-                try:
-                    connection.recv(65536)
-                    connection.sendall(self._answer())
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join()
-        self.socket.close()
 
 
 def tree_rss_mb(pid: int) -> float:

@@ -7,7 +7,6 @@ import contextlib
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from rdflib import Dataset
 from kg import store
 from kg.serve import guard
 from kg.serve.settings import ServeSettings, from_sources
+from listener import Listener
 from results import parse_results, rows
 from server import RunningServer, run_server
 
@@ -41,47 +41,6 @@ SLOW = """SELECT * { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o
 # Four-way cross join sorted: materialises 67^4 rows of 12 terms.
 GREEDY = "SELECT * { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l } ORDER BY ?c ?f ?i ?l"
 ASK = "ASK { ?s a ?type }"
-
-
-class Listener:
-    """A TCP server on 127.0.0.1 that records every connection (and answers SPARQL JSON if asked)."""
-
-    def __init__(self) -> None:
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.socket.settimeout(0.2)
-        self.port = self.socket.getsockname()[1]
-        self.received: list[bytes] = []
-        self.stopped = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def _serve(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                connection, _ = self.socket.accept()
-            except TimeoutError:
-                continue
-            with connection:
-                connection.settimeout(2)
-                try:
-                    self.received.append(connection.recv(65536))
-                    body = b'{"head":{"vars":["x"]},"results":{"bindings":[{"x":{"type":"literal","value":"remote"}}]}}'
-                    connection.sendall(
-                        b"HTTP/1.1 200 OK\r\ncontent-type: application/sparql-results+json\r\n"
-                        + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(body)
-                        + body
-                    )
-                except OSError:
-                    pass
-
-    def close(self) -> None:
-        self.stopped.set()
-        self.thread.join()
-        self.socket.close()
 
 
 @pytest.fixture(scope="module")

@@ -212,8 +212,13 @@ def test_in_process_answer_is_the_expected_one(saved: SavedQuery, store: ox.Stor
 def test_answer_over_http_is_the_expected_one(
     saved: SavedQuery, kg_server: RunningServer, endpoints: dict[str, str]
 ) -> None:
+    assert_expected_over_http(kg_server, saved, endpoints)
+
+
+def assert_expected_over_http(server: RunningServer, saved: SavedQuery, endpoints: dict[str, str]) -> None:
+    """POST ``saved`` to ``server``'s /sparql and check the answer is its expected one."""
     response = httpx.post(
-        kg_server.base_url + "/sparql",
+        server.base_url + "/sparql",
         data={"query": saved.with_services(endpoints)},
         headers={"Accept": accept(saved)},
         timeout=60,

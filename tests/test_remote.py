@@ -34,7 +34,7 @@ from kg.queries import SavedQuery, oxigraph_command, standins
 from kg.serve import stats
 from server import RunningServer, free_port, run_server
 from test_linked_data import path_of
-from test_queries import QUERIES, accept, assert_same_answer, by_name
+from test_queries import QUERIES, assert_expected_over_http, by_name
 
 READY_SECONDS = 30.0
 BACKEND_TIMEOUT_S = 8
@@ -275,14 +275,7 @@ def test_load_reports_refused_credentials(dataset: Path) -> None:
 def test_saved_query_through_the_backend_is_the_expected_one(
     saved: SavedQuery, front: RunningServer, endpoints: dict[str, str]
 ) -> None:
-    response = httpx.post(
-        front.base_url + "/sparql",
-        data={"query": saved.with_services(endpoints)},
-        headers={"Accept": accept(saved)},
-        timeout=60,
-    )
-    assert response.status_code == 200, response.text
-    assert_same_answer(saved, response.content)
+    assert_expected_over_http(front, saved, endpoints)
 
 
 def _same_text(response: httpx.Response, server: RunningServer) -> str:
