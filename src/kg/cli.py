@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,28 +21,12 @@ def _validate(args: argparse.Namespace) -> int:
     return run_validate(args.files)
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from kg.serve.command import run
-
-    return run(args)
-
-
-def _load(args: argparse.Namespace) -> int:
-    from kg.load import run
-
-    return run(args)
-
-
-def _add(args: argparse.Namespace) -> int:
-    from kg.add import run
-
-    return run(args)
-
-
-def _queries(args: argparse.Namespace) -> int:
-    from kg.queries import run
-
-    return run(args)
+def _delegate(sub: argparse._SubParsersAction, name: str, module: str, help: str, description: str) -> None:
+    """Add subcommand ``name``, whose arguments and behaviour live in ``module`` (add_arguments, run)."""
+    command = importlib.import_module(module)
+    parser = sub.add_parser(name, help=help, description=description)
+    command.add_arguments(parser)
+    parser.set_defaults(func=command.run)
 
 
 def _docs(args: argparse.Namespace) -> int:
@@ -81,50 +66,42 @@ def parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path, help="RDF files to validate together")
     validate.set_defaults(func=_validate)
 
-    serve = sub.add_parser(
+    _delegate(
+        sub,
         "serve",
+        "kg.serve.command",
         help="start the SPARQL endpoint and linked-data server",
         description="Serve the built dataset (building it first if dist/ is missing) as a SPARQL 1.1 "
         "endpoint at /sparql, with linked-data pages for every minted IRI and a query UI.",
     )
-    from kg.serve.command import add_arguments
 
-    add_arguments(serve)
-    serve.set_defaults(func=_serve)
-
-    load = sub.add_parser(
+    _delegate(
+        sub,
         "load",
+        "kg.load",
         help="push the built dataset's named graphs to a SPARQL server (Graph Store Protocol or Update)",
         description="Load dist/alignkg.nq into a SPARQL server graph by graph (PUT per graph, or DROP + "
         "INSERT DATA with --update). Graphs already complete there are skipped: run again to resume.",
     )
-    from kg.load import add_arguments as add_load_arguments
 
-    add_load_arguments(load)
-    load.set_defaults(func=_load)
-
-    add = sub.add_parser(
+    _delegate(
+        sub,
         "add",
+        "kg.add",
         help="register a new article under data/documents/ with the mentions of known actors",
         description="Copy an article's text byte for byte into the next data/documents/<id>/ and write "
         "its document.yaml: the metadata given here and the mentions of known actors found in the text "
         "(ambiguous names are listed for you to resolve). Refuses a text already registered.",
     )
-    from kg.add import add_arguments as add_add_arguments
 
-    add_add_arguments(add)
-    add.set_defaults(func=_add)
-
-    queries = sub.add_parser(
+    _delegate(
+        sub,
         "queries",
+        "kg.queries",
         help="list, run and keep the answers of the saved example queries (queries/*.rq)",
         description="The saved example queries: list them, run one, or write their expected answers "
         "(<name>.srj, <name>.ttl) beside them for review.",
     )
-    from kg.queries import add_arguments as add_queries_arguments
-
-    add_queries_arguments(queries)
-    queries.set_defaults(func=_queries)
 
     docs = sub.add_parser(
         "docs",

@@ -31,6 +31,7 @@ from kg.queries import saved_queries_as_examples
 from kg.serve import linked_data, openapi, saved_queries, sparql, void
 from kg.serve.engine import PoolRunner
 from kg.serve.errors import HttpError, error_response
+from kg.serve.remote import RemoteBackend
 from kg.serve.settings import ServeSettings
 from kg.serve.stats import StatsCache
 from kg.serve.workers import WorkerConfig, WorkerPool
@@ -74,20 +75,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             folder, settings.endpoint_url, settings.allow_service, dict(PREFIXES), settings.memory_limit_mb
         )
         pool = WorkerPool(config, settings.workers, settings.max_concurrent, settings.query_timeout)
-        await pool.start()
-        app.state.pool = pool
-        app.state.stats = StatsCache(app.state)
-        try:
+        async with _serving(app, pool):
             yield
-        finally:
-            await pool.close()
 
 
 @asynccontextmanager
 async def _remote(app: FastAPI, settings: ServeSettings) -> AsyncIterator[None]:
     """Queries go to ``settings.backend`` (kg.serve.remote) instead of local workers."""
-    from kg.serve.remote import RemoteBackend
-
     backend = RemoteBackend(
         settings.backend,
         settings.endpoint_url,
@@ -96,6 +90,13 @@ async def _remote(app: FastAPI, settings: ServeSettings) -> AsyncIterator[None]:
         settings.max_concurrent,
         settings.query_timeout,
     )
+    async with _serving(app, backend):
+        yield
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI, backend: WorkerPool | RemoteBackend) -> AsyncIterator[None]:
+    """Start ``backend``, make it the app's query pool (with dataset statistics on it), close it after."""
     await backend.start()
     app.state.pool = backend
     app.state.stats = StatsCache(app.state)
