@@ -22,9 +22,9 @@ graphs). Comparison:
 
 Every SELECT and graph answer must be non-empty, so no query passes by both engines finding nothing.
 
-Three saved queries are not run on rdflib, and the report says so (``SLOW_IN_RDFLIB``): rdflib's
-evaluator takes 80 to 320 s on each (large BGPs it joins in a poor order), over the 60 s this
-test may take. ``tests/test_queries.py`` checks their answers against the committed expected files.
+Every saved query takes part. rdflib joins the patterns of one group in an order fixed by
+counting variables, so the saved queries put the parts of a large match in groups of their own
+(see queries/README.md); without that, rdflib took 80 to 320 s on three of them.
 
 Where the engines differ for a reason we know, the case is a strict xfail naming the reason
 (``KNOWN_DIFFERENCES``): it must keep failing, so a fix in either engine shows up. They are:
@@ -64,11 +64,6 @@ from server import RunningServer, run_server
 CORPUS = Path(__file__).parent / "differential"
 NUMERIC = {XSD.integer, XSD.decimal, XSD.double, XSD.float, XSD.int, XSD.long, XSD.nonNegativeInteger}
 Key = tuple[object, ...]
-SLOW_IN_RDFLIB = {
-    "saved/aid-without-a-yes-vote": "rdflib takes ~320 s on this 14-pattern BGP (Oxigraph: ms)",
-    "saved/alignment-network": "rdflib takes ~90 s on this CONSTRUCT (BGP joined with VALUES last)",
-    "saved/timeline": "rdflib takes ~85 s on this query",
-}
 UNION_DUPLICATES = "Oxigraph's union default graph repeats a triple stated in several named graphs"
 NON_NEGATIVE = "Oxigraph stores xsd:nonNegativeInteger literals as xsd:integer"
 KNOWN_DIFFERENCES = {
@@ -194,21 +189,17 @@ def _marks(name: str) -> list[pytest.MarkDecorator]:
 
 
 def _params() -> list[object]:
-    """Every case but the saved queries rdflib cannot answer in reasonable time (not skipped: left out)."""
-    return [pytest.param(c, id=c.name, marks=_marks(c.name)) for c in CASES if c.name not in SLOW_IN_RDFLIB]
+    """Every case: all saved queries without SERVICE and the whole corpus."""
+    return [pytest.param(c, id=c.name, marks=_marks(c.name)) for c in CASES]
 
 
-def test_queries_left_out_are_checked_against_expected_results_elsewhere() -> None:
-    """The saved queries left out of the comparison still have expected answers that test_queries checks."""
-    queries = Path(__file__).resolve().parents[1] / "queries"
-    for case_name in SLOW_IN_RDFLIB:
-        name = case_name.removeprefix("saved/")
-        assert (queries / f"{name}.rq").is_file(), case_name
-        assert (queries / f"{name}.srj").is_file() or (queries / f"{name}.ttl").is_file(), name
+def test_every_saved_query_without_service_is_compared() -> None:
+    local = {f"saved/{q.name}" for q in load_queries() if not q.services}
+    assert local <= {c.name for c in CASES} and len(local) >= 10
 
 
 def test_exclusions_name_real_cases() -> None:
-    assert set(SLOW_IN_RDFLIB) | set(KNOWN_DIFFERENCES) <= {c.name for c in CASES}
+    assert set(KNOWN_DIFFERENCES) <= {c.name for c in CASES}
 
 
 @pytest.mark.parametrize("case", _params())

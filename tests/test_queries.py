@@ -27,6 +27,7 @@ from rdflib.plugins.sparql import prepareQuery
 from rdflib.query import Result
 
 from kg.build import run_build
+from kg.cli import main
 from kg.config import DATASET_NQ
 from kg.encode.errors import SourceError
 from kg.namespaces import PREFIXES, SCHEMA, SH
@@ -42,6 +43,7 @@ from kg.queries import (
     standins,
     store_from,
 )
+from kg.serve.ui import assets_installed, install_hint
 from server import RunningServer, run_server
 
 QUERIES = load_queries()
@@ -158,6 +160,7 @@ def test_header_values_continue_over_lines_and_tags_split(tmp_path: Path) -> Non
         ("#+ title: t\n#+ description: d\n#+ author: me\nASK {}\n", 3, "unknown header key"),
         ("#+ title: t\n#+ description: d\nSELECT ?x WHERE {\n  ?x ?y\n}\n", 4, "SPARQL syntax error"),
         ("#+ title: t\n#+ description: d\nDESCRIBE <x:y>\n", None, "SELECT, ASK or CONSTRUCT"),
+        ("#+ title: t\n#+ description: d\n#+ order: first\nASK {}\n", 3, "order must be an integer"),
     ],
 )
 def test_malformed_query_file_is_reported_with_its_place(
@@ -170,6 +173,30 @@ def test_malformed_query_file_is_reported_with_its_place(
     assert raised.value.path == path and message in raised.value.message
     if line is not None:
         assert raised.value.line == line
+
+
+def test_saved_queries_come_in_their_order_with_the_headline_question_first() -> None:
+    """Every shipped query places itself (``#+ order:``, no two alike); the CSTO vote comes first."""
+    orders = [q.order for q in QUERIES]
+    assert None not in orders, "give every query in queries/ a '#+ order:' header"
+    assert len(set(orders)) == len(orders), "two queries share an order"
+    assert orders == sorted(orders)  # type: ignore[type-var]
+    assert QUERIES[0].name == "csto-votes"
+
+
+def test_order_header_sorts_and_queries_without_one_come_last_by_name(tmp_path: Path) -> None:
+    for name, order in [("b", "2"), ("d", None), ("c", "1"), ("a", None), ("e", "-5")]:
+        header = f"#+ title: {name}\n#+ description: {name}\n" + (f"#+ order: {order}\n" if order else "")
+        (tmp_path / f"{name}.rq").write_text(header + "ASK {}\n")
+    assert [(q.name, q.order) for q in load_queries(tmp_path)] == [
+        ("e", -5), ("c", 1), ("b", 2), ("a", None), ("d", None)
+    ]  # fmt: skip
+
+
+def test_kg_queries_list_prints_the_queries_in_their_order(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["queries", "list"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert listed == [q.name for q in QUERIES]
 
 
 def test_vote_tally_shows_each_option_counted_beside_its_stated_tally() -> None:
@@ -274,6 +301,19 @@ def test_examples_for_the_query_page_are_the_saved_queries() -> None:
     )
 
 
+def test_query_page_has_a_tab_per_saved_query_in_their_order(kg_server: RunningServer) -> None:
+    """The YASGUI page's configuration lists the saved queries in order, so the headline is the first tab."""
+    if not assets_installed():
+        pytest.fail(install_hint())
+    response = httpx.get(kg_server.base_url + "/sparql", headers={"Accept": "text/html"})
+    assert response.status_code == 200, response.text
+    config = re.search(r'<script id="kg-config" type="application/json">(.*?)</script>', response.text, re.DOTALL)
+    assert config is not None, "the page holds no YASGUI configuration"
+    tabs = json.loads(config.group(1))["examples"]
+    assert [(tab["name"], tab["title"]) for tab in tabs] == [(q.name, q.title) for q in QUERIES]
+    assert tabs[0]["name"] == "csto-votes"
+
+
 # /queries ---------------------------------------------------------------------------------
 
 
@@ -281,8 +321,8 @@ def test_get_queries_lists_every_saved_query(kg_server: RunningServer) -> None:
     response = httpx.get(kg_server.base_url + "/queries")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")
+    assert [item["name"] for item in response.json()] == [q.name for q in QUERIES], "not in the queries' order"
     listed = {item["name"]: item for item in response.json()}
-    assert set(listed) == set(BY_NAME)
     for name, saved in BY_NAME.items():
         item = listed[name]
         assert (item["title"], item["description"], item["query"]) == (saved.title, saved.description, saved.query)

@@ -5,8 +5,11 @@ A saved query is one ``.rq`` file whose first lines are a header::
     #+ title: The roll call on A/RES/ES-11/1
     #+ description: Counts the vote records per option ...
     #+ tags: votes, un
+    #+ order: 20
 
-(a header line without ``key:`` continues the previous value). Beside each query lies its
+(a header line without ``key:`` continues the previous value). ``order`` places the query in
+every listing (``kg queries list``, ``GET /queries``, the query page's tabs): smallest first,
+queries without one after all others, ties and the rest by name. Beside each query lies its
 expected answer, ``<name>.srj`` (SPARQL JSON results) for SELECT and ASK, ``<name>.ttl`` for
 CONSTRUCT, written by ``kg queries expected`` and reviewed by hand (see queries/README.md).
 
@@ -49,7 +52,7 @@ from kg.namespaces import BASE, GRAPH, ID, SCHEMA, SH, bind_all
 QUERIES_GRAPH = GRAPH["queries"]
 ENDPOINT = URIRef(BASE + "sparql")
 """The endpoint the saved queries are written for (their ``schema:target``)."""
-HEADER_KEYS = ("title", "description", "tags")
+HEADER_KEYS = ("title", "description", "tags", "order")
 REQUIRED_KEYS = ("title", "description")
 FORMS = {
     "SelectQuery": ("SELECT", SH.SPARQLSelectExecutable, SH.select, ".srj"),
@@ -62,6 +65,7 @@ STANDINS = {"https://query.wikidata.org/sparql": Path("tests", "fixtures", "wiki
 
 _HEADER_LINE = re.compile(r"#\+(?P<text>.*)")
 _KEY_VALUE = re.compile(r"\s*(?P<key>[a-z]+)\s*:\s?(?P<value>.*)")
+_ORDER_LINE = re.compile(r"#\+\s*order\s*:")
 _ORDER_TRANSPARENT = {"Project", "Distinct", "Reduced", "Slice"}
 
 
@@ -73,6 +77,7 @@ class SavedQuery:
     title: str
     description: str
     tags: tuple[str, ...]
+    order: int | None
     query: str
     form: str
     ordered: bool
@@ -166,6 +171,22 @@ def _services(algebra: CompValue) -> tuple[str, ...]:
     return tuple(sorted(set(found)))
 
 
+def _order(path: Path, value: str | None, header: list[str]) -> int | None:
+    """The header's ``order`` as an integer (``None`` if absent); :class:`SourceError` if it is not one."""
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        line = next((n for n, text in enumerate(header, start=1) if _ORDER_LINE.match(text)), None)
+        raise SourceError(path, line, f"the header's order must be an integer, not {value!r}") from None
+
+
+def listing_key(saved: SavedQuery) -> tuple[bool, int, str]:
+    """Where a query comes in listings: by ``order`` (those without one last), then by name."""
+    return (saved.order is None, saved.order or 0, saved.name)
+
+
 def read_query(path: Path) -> SavedQuery:
     """Read one ``.rq`` file; :class:`SourceError` (with the file and line) if it is malformed."""
     lines = path.read_text("utf-8").splitlines(keepends=True)
@@ -176,11 +197,13 @@ def read_query(path: Path) -> SavedQuery:
     if algebra.name not in FORMS:
         raise SourceError(path, None, f"{algebra.name}: saved queries are SELECT, ASK or CONSTRUCT")
     tags = tuple(tag.strip() for tag in header.get("tags", "").split(",") if tag.strip())
+    order = _order(path, header.get("order"), lines[:count])
     return SavedQuery(
         name=path.stem,
         title=header["title"],
         description=header["description"],
         tags=tags,
+        order=order,
         query=text,
         form=FORMS[algebra.name][0],
         ordered=_is_ordered(algebra),
@@ -190,9 +213,9 @@ def read_query(path: Path) -> SavedQuery:
 
 
 def load_queries(folder: Path | None = None) -> list[SavedQuery]:
-    """Every saved query in ``folder`` (default: the project's ``queries/``), by name."""
+    """Every saved query in ``folder`` (default: the project's ``queries/``), in listing order."""
     folder = folder or settings().queries_dir
-    return [read_query(path) for path in sorted(folder.glob("*.rq"))]
+    return sorted((read_query(path) for path in folder.glob("*.rq")), key=listing_key)
 
 
 @cache
@@ -359,7 +382,7 @@ def write_expected(queries: list[SavedQuery], store: ox.Store) -> list[Path]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The subcommands of ``kg queries``: list, run, expected."""
     sub = parser.add_subparsers(dest="queries_command", required=True, metavar="ACTION")
-    sub.add_parser("list", help="list the saved queries (name, form, title)")
+    sub.add_parser("list", help="list the saved queries in their order (name, form, title)")
     run = sub.add_parser("run", help="run one saved query and print its answer (SPARQL JSON or Turtle)")
     run.add_argument("name", help="the query's name (its file name without .rq)")
     run.add_argument("--standin", action="store_true", help="send SERVICE calls to the local stand-ins")
