@@ -12,9 +12,11 @@ Oxigraph's parsers fetch nothing: no remote JSON-LD contexts, no XML external en
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -97,13 +99,37 @@ def load(folder: Path, files: Sequence[Path]) -> float:
     return time.perf_counter() - started
 
 
+class Loading:
+    """A store being loaded by a child process (``python -m kg.store``), so the server keeps none of
+    the loader's memory (~1 GB per million quads at its peak) and can import and build its web
+    application meanwhile. ``wait()`` returns when the store is ready."""
+
+    def __init__(self, folder: Path, files: Sequence[Path] = ()) -> None:
+        self.folder = folder
+        self.process: subprocess.Popen[bytes] | None = None
+        if files:
+            command = [sys.executable, "-m", "kg.store", str(folder), *map(str, files)]
+            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def wait(self) -> Path:
+        """The store's folder, once loaded; raises LoadError if the loader failed."""
+        if self.process is not None:
+            _, error = self.process.communicate()
+            if self.process.returncode != 0:
+                message = error.decode("utf-8", "replace").strip()
+                raise LoadError(message or f"loading {self.folder} failed (exit code {self.process.returncode})")
+        return self.folder
+
+    def stop(self) -> None:
+        """Kill the loader if it is still running (the server is stopping)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
 def load_in_child(folder: Path, files: Sequence[Path]) -> None:
-    """:func:`load` in a child process (``python -m kg.store``): the loader's buffers (~400 MB per
-    million triples) are freed with it instead of staying in the server's heap."""
-    command = [sys.executable, "-m", "kg.store", str(folder), *map(str, files)]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise LoadError(result.stderr.strip() or f"loading {folder} failed (exit code {result.returncode})")
+    """:func:`load` in a child process, waiting for it."""
+    Loading(folder, files).wait()
 
 
 def is_current(folder: Path, files: Sequence[Path]) -> bool:
@@ -115,42 +141,83 @@ def is_current(folder: Path, files: Sequence[Path]) -> bool:
         return False
 
 
-def prepare(folder: Path, files: Sequence[Path]) -> bool:
-    """Make ``folder`` a store of ``files``, reloading only if they changed; True if it loaded."""
-    if is_current(folder, files):
-        return False
+def _clear(folder: Path) -> None:
+    """Make ``folder`` an empty folder, refusing one that holds anything but a store of ours."""
     if folder.exists() and any(folder.iterdir()):
         if not (folder / MARKER).exists():
             raise LoadError(f"{folder} is not empty and is not a store made by kg serve: not touching it")
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text("null", "utf-8")  # ours, not loaded yet: cleared again next time if cut short
+
+
+def prepare(folder: Path, files: Sequence[Path]) -> bool:
+    """Make ``folder`` a store of ``files``, reloading only if they changed; True if it loaded."""
+    if is_current(folder, files):
+        return False
+    _clear(folder)
     load_in_child(folder, files)
     return True
 
 
 @contextmanager
-def serving_store(files: Sequence[Path], folder: Path | None = None) -> Iterator[Path]:
-    """A loaded store folder for the duration: ``folder`` (kept) or a temporary one (removed)."""
+def loading_store(files: Sequence[Path], folder: Path | None = None) -> Iterator[Loading]:
+    """Start loading ``files`` into ``folder`` (kept; reused while the files are unchanged) or into a
+    temporary folder (removed on the way out, whatever the exit: an exception, SIGTERM or SIGINT
+    turned into one, or a failed loader). A loader still running on the way out is killed."""
     if folder is not None:
-        prepare(folder, files)
-        yield folder
+        if is_current(folder, files):
+            yield Loading(folder)
+            return
+        _clear(folder)
+        loading = Loading(folder, files)
+        try:
+            yield loading
+        finally:
+            loading.stop()
         return
     parent = SHARED_MEMORY if SHARED_MEMORY.is_dir() and _writable(SHARED_MEMORY) else Path(tempfile.gettempdir())
     remove_stale(parent)
     temporary = Path(tempfile.mkdtemp(prefix=f"{TEMPORARY_PREFIX}{os.getpid()}-", dir=parent))
+    loading = None
     try:
-        load_in_child(temporary, files)
-        yield temporary
+        loading = Loading(temporary, files)
+        yield loading
     finally:
+        if loading is not None:
+            loading.stop()
         shutil.rmtree(temporary, ignore_errors=True)
 
 
+@contextmanager
+def serving_store(files: Sequence[Path], folder: Path | None = None) -> Iterator[Path]:
+    """A loaded store folder for the duration: ``folder`` (kept) or a temporary one (removed)."""
+    with loading_store(files, folder) as loading:
+        yield loading.wait()
+
+
 def remove_stale(parent: Path) -> None:
-    """Remove temporary stores left by servers that were killed (their process is gone)."""
+    """Remove temporary stores left by servers that were killed (SIGKILL leaves no time to clean up).
+
+    Only folders that are provably ours and abandoned: named ``kg-store-<pid>-...``, owned by this
+    user, and ``<pid>`` is not running. A reused pid keeps its folder (until that process ends)."""
     for folder in parent.glob(f"{TEMPORARY_PREFIX}*-*"):
         pid = folder.name[len(TEMPORARY_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+        try:
+            owned = folder.lstat().st_uid == os.getuid() and folder.is_dir() and not folder.is_symlink()
+        except OSError:
+            continue
+        if owned and pid.isdigit() and not Path(f"/proc/{pid}").exists():
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def die_with_parent() -> None:
+    """Ask Linux to kill this process when the process that started it dies (``PR_SET_PDEATHSIG``)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 def _writable(folder: Path) -> bool:
@@ -164,6 +231,7 @@ def _writable(folder: Path) -> bool:
 def main(argv: Sequence[str]) -> int:
     """``python -m kg.store FOLDER FILE...``: load the files into a new store in FOLDER."""
     folder, *files = argv
+    die_with_parent()  # a killed server leaves no loader behind
     try:
         load(Path(folder), [Path(f) for f in files])
     except LoadError as exc:

@@ -15,27 +15,31 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kg import __version__
 from kg.namespaces import PREFIXES
 from kg.queries import saved_queries_as_examples
-from kg.serve import linked_data, openapi, saved_queries, sparql, void
+from kg.serve import linked_data, openapi, saved_queries, shapes, sparql, void
 from kg.serve.engine import PoolRunner
 from kg.serve.errors import HttpError, error_response
-from kg.serve.remote import RemoteBackend
 from kg.serve.settings import ServeSettings
 from kg.serve.stats import StatsCache
-from kg.serve.workers import WorkerConfig, WorkerPool
+from kg.serve.workers import WorkerPool
 from kg.store import serving_store, sources
+
+if TYPE_CHECKING:
+    from kg.serve.remote import RemoteBackend
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +47,17 @@ ROUTERS: list[Callable[[FastAPI], APIRouter]] = [
     sparql.routes,
     void.routes,
     saved_queries.routes,
-    lambda app: linked_data.router(PoolRunner(app.state)),
+    lambda app: linked_data.router(PoolRunner(app.state), shapes=shapes.runner_for(app)),
 ]
 """Every router of the application, in matching order."""
 
 EXPOSED_HEADERS = [sparql.ROW_LIMIT_HEADER, sparql.TRUNCATED_HEADER, "Retry-After"]
+CORS: dict[str, Any] = {
+    "allow_origins": ["*"],
+    "allow_methods": ["GET", "POST"],
+    "allow_headers": ["*"],
+    "expose_headers": EXPOSED_HEADERS,
+}
 
 
 def data_settings(settings: ServeSettings) -> ServeSettings:
@@ -71,10 +81,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     with ExitStack() as stack:
         files = sources(settings.data).files
         folder = await asyncio.to_thread(stack.enter_context, serving_store(files, settings.store))
-        config = WorkerConfig(
-            folder, settings.endpoint_url, settings.allow_service, dict(PREFIXES), settings.memory_limit_mb
-        )
-        pool = WorkerPool(config, settings.workers, settings.max_concurrent, settings.query_timeout)
+        # kg serve spawns the workers while the store loads (kg.serve.command); else they start here.
+        pool = getattr(app.state, "workers", None) or WorkerPool.for_settings(settings, folder)
         async with _serving(app, pool):
             yield
 
@@ -82,6 +90,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 @asynccontextmanager
 async def _remote(app: FastAPI, settings: ServeSettings) -> AsyncIterator[None]:
     """Queries go to ``settings.backend`` (kg.serve.remote) instead of local workers."""
+    from kg.serve.remote import RemoteBackend, backend_auth  # httpx: imported only for a backend
+
     backend = RemoteBackend(
         settings.backend,
         settings.endpoint_url,
@@ -89,6 +99,7 @@ async def _remote(app: FastAPI, settings: ServeSettings) -> AsyncIterator[None]:
         dict(PREFIXES),
         settings.max_concurrent,
         settings.query_timeout,
+        backend_auth(settings),
     )
     async with _serving(app, backend):
         yield
@@ -125,10 +136,43 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(HttpError(500, "Internal error; it has been logged."), request)
 
 
+class App(FastAPI):
+    """FastAPI with a short way for queries: GET and POST on the endpoint's path go straight to its
+    handler, behind the same CORS and error handling, skipping FastAPI's router and middleware
+    stack (about 0.1 ms of a 0.5 ms lookup, measured). Every other request takes the full way.
+    A middleware added to the app does not see these requests: add it in :meth:`route_queries` too."""
+
+    _query_paths: frozenset[str] = frozenset()
+    _queries: ASGIApp | None = None
+
+    def route_queries(self, endpoint: sparql.SparqlEndpoint) -> None:
+        """Send query requests to ``endpoint.answer`` directly."""
+
+        async def handle(scope: Scope, receive: Receive, send: Send) -> None:
+            response = await endpoint.answer(Request(scope, receive))
+            await response(scope, receive, send)
+
+        self._queries = ServerErrorMiddleware(CORSMiddleware(handle, **CORS), handler=_unexpected)
+        self._query_paths = frozenset({endpoint.path, endpoint.path + "/"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self._queries is not None
+            and scope["type"] == "http"
+            and scope["method"] in ("GET", "POST")
+            and scope["path"] in self._query_paths
+            and not scope.get("root_path")
+        ):
+            scope["app"] = self
+            await self._queries(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: ServeSettings) -> FastAPI:
     """The application serving ``settings.data`` (dist/ when empty, built first if missing)."""
     settings = data_settings(settings)
-    app = FastAPI(
+    app = App(
         title=sparql.TITLE,
         description=sparql.DESCRIPTION,
         version=__version__,
@@ -144,17 +188,14 @@ def create_app(settings: ServeSettings) -> FastAPI:
     app.state.settings = settings
     app.state.example_queries = saved_queries_as_examples
     for make_router in ROUTERS:
-        app.include_router(make_router(app))
+        router = make_router(app)
+        app.include_router(router)
+        if isinstance(router, sparql.SparqlEndpoint):
+            app.route_queries(router)
     from kg.serve import ui
 
     ui.mount_assets(app)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=["*"],
-        allow_methods=["GET", "POST"],
-        allow_headers=["*"],
-        expose_headers=EXPOSED_HEADERS,
-    )
+    app.add_middleware(CORSMiddleware, **CORS)
     return app
 
 

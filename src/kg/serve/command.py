@@ -6,11 +6,13 @@ import argparse
 import signal
 import sys
 from dataclasses import replace
-
-import httpx
+from typing import TYPE_CHECKING
 
 from kg.serve import settings as options
-from kg.store import LoadError, serving_store, sources
+from kg.store import LoadError, loading_store, sources
+
+if TYPE_CHECKING:
+    import uvicorn
 
 EXIT_FAILED = 1
 
@@ -21,31 +23,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted; 1 if the settings or the data are unusable."""
-    from kg.serve.app import create_app, data_settings
+    """Serve until interrupted; 1 if the settings or the data are unusable.
 
+    The store loads in a child process while the query workers start and this process imports and
+    builds the web application (seconds of imports that would otherwise come after the load)."""
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit through Python so the
-    # temporary store is removed on the way out.
+    # temporary store is removed on the way out (also while loading).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        settings = data_settings(options.from_sources(args))
+        settings = options.from_sources(args).resolved()
+        if not settings.data:
+            from kg.serve.app import data_settings
+
+            settings = data_settings(settings)  # the project's dist/, built first if missing
         if settings.backend:
+            import httpx
+
+            from kg.serve.app import create_app
+
             shown = httpx.URL(settings.backend).copy_with(username=None, password=None)
             print(f"kg serve: queries go to the SPARQL backend {shown}", file=sys.stderr, flush=True)
-            _serve(create_app(settings), settings)
+            _run(_server(create_app(settings), settings), settings)
             return 0
         files = sources(settings.data).files
         print(f"kg serve: loading {', '.join(map(str, files))}", file=sys.stderr, flush=True)
-        with serving_store(files, settings.store) as folder:
-            app = create_app(replace(settings, store=folder))
-            _serve(app, settings)
+        with loading_store(files, settings.store) as loading:
+            from kg.serve.workers import WorkerPool
+
+            pool = WorkerPool.for_settings(settings, loading.folder)
+            pool.spawn()  # the workers import their modules while the store loads
+            try:
+                from kg.serve.app import create_app
+
+                app = create_app(replace(settings, store=loading.folder))
+                app.state.workers = pool
+                server = _server(app, settings)
+                loading.wait()
+                _run(server, settings)
+            finally:
+                pool.kill_spawned()
     except (ValueError, LoadError) as exc:
         print(f"kg serve: {exc}", file=sys.stderr)
         return EXIT_FAILED
     return 0
 
 
-def _serve(app: object, settings: options.ServeSettings) -> None:
+def _server(app: object, settings: options.ServeSettings) -> uvicorn.Server:
+    """The web server for ``app``, not started (``run()`` serves until stopped)."""
     import uvicorn
 
     from kg.serve.http import protocol
@@ -63,9 +87,14 @@ def _serve(app: object, settings: options.ServeSettings) -> None:
         timeout_graceful_shutdown=5,
         **http_settings,
     )
+    return uvicorn.Server(config)
+
+
+def _run(server: uvicorn.Server, settings: options.ServeSettings) -> None:
+    """Serve until stopped."""
     print(
         f"kg serve: SPARQL endpoint at {settings.endpoint_url} (listening on {settings.host}:{settings.port})",
         file=sys.stderr,
         flush=True,
     )
-    uvicorn.Server(config).run()
+    server.run()

@@ -20,14 +20,14 @@ serialises the query natively. Results are capped at ``max_rows``:
   the query is run again into TSV, cut after ``max_rows`` rows exactly, and re-serialised by
   Oxigraph from those rows into the chosen format; the reply says it was truncated.
 - CONSTRUCT / DESCRIBE: at most ``max_rows + 1`` triples are drawn from the lazy iterator and
-  serialised by Oxigraph (with the project's prefixes for Turtle-like formats).
+  serialised by Oxigraph (with the project's prefixes for Turtle-like formats; JSON-LD compacted
+  with the project's context here, within the query's time and memory bounds: :mod:`kg.serve.jsonld`).
 - ASK: a boolean, never capped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import resource
@@ -36,15 +36,18 @@ import socket
 import sys
 import threading
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
 from kg.serve import guard
 from kg.serve.formats import RDF_FORMAT, RESULTS_FORMAT
-from kg.serve.ipc import Job, Kind, ReplyHead, Status, receive_job, send_reply
+from kg.serve.ipc import Job, Kind, ReplyHead, Status, receive_job, send_reply, wait_for_open
+from kg.store import die_with_parent
 
-PREFIXED_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.TRIG, ox.RdfFormat.N3, ox.RdfFormat.RDF_XML}
+if TYPE_CHECKING:
+    from kg.serve.jsonld import Compactor
+
 # Bytes that open a row in each results format (see the module docstring).
 ROW_MARKERS: dict[str, tuple[bytes, ...]] = {
     "tsv": (b"\n",),
@@ -103,6 +106,17 @@ class Evaluator:
         self.base_iri = base_iri
         self.allow_service = allow_service
         self.prefixes = prefixes
+        self._compactor: Compactor | None = None
+
+    def compactor(self) -> Compactor:
+        """JSON-LD compaction with the context made from the store's ontology graph (made once)."""
+        if self._compactor is None:
+            from kg.namespaces import GRAPH
+            from kg.serve.jsonld import Compactor, context_of, context_url
+
+            ontology = self.store.quads_for_pattern(None, None, None, ox.NamedNode(str(GRAPH["ontology"])))
+            self._compactor = Compactor(context_url(self.base_iri), context_of(q.triple for q in ontology))
+        return self._compactor
 
     def run(self, job: Job) -> tuple[ReplyHead, bytes]:
         if guard.too_deep(job.query):
@@ -153,11 +167,11 @@ class Evaluator:
             return ReplyHead(Status.OK, Kind.SOLUTIONS, truncated), body
         if job.graph_format is None:
             return ReplyHead(Status.NOT_ACCEPTABLE, Kind.GRAPH), b""
+        from kg.serve.jsonld import serialize_graph  # on first use: it brings rdflib (+0.1 s, 10 MB per worker)
+
         triples = list(islice(result, job.max_rows + 1))
-        fmt = RDF_FORMAT[job.graph_format]
-        prefixes = self.prefixes if fmt in PREFIXED_FORMATS else None
-        body = ox.serialize(triples[: job.max_rows], format=fmt, prefixes=prefixes)
-        return ReplyHead(Status.OK, Kind.GRAPH, len(triples) > job.max_rows), body or b""
+        body = serialize_graph(triples[: job.max_rows], RDF_FORMAT[job.graph_format], self.prefixes, self.compactor)
+        return ReplyHead(Status.OK, Kind.GRAPH, len(triples) > job.max_rows), body
 
     def _solutions(self, job: Job, result: ox.QuerySolutions) -> tuple[bytes, bool]:
         key = job.select_format or "json"
@@ -194,15 +208,6 @@ def _upstream(exc: OSError) -> str:
     return message
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when the server that started it dies."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def _address_space() -> int:
     """This process's current virtual memory size in bytes."""
     with open("/proc/self/statm") as statm:
@@ -216,9 +221,11 @@ def _cap_memory(limit_mb: int) -> None:
 
 def main(argv: list[str]) -> int:
     config = json.loads(argv[0])
-    _die_with_parent()
+    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us; Ctrl-C is for it
     sock = socket.socket(fileno=config["fd"])
+    if not wait_for_open(sock):  # started while the store loads: imports done, wait for it
+        return 0
     store = ox.Store.read_only(config["store"])
     evaluator = Evaluator(store, config["base_iri"], tuple(config["allow_service"]), config["prefixes"])
     # Deep recursion (long expression or UNION chains) overflows the 8 MiB main stack and kills
