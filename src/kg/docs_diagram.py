@@ -2,6 +2,8 @@
 
 Each root class heads a block with its subclasses in a row below it. Blocks are placed in layers by
 the longest chain of properties leading to them (domain above range), so most arrows point down.
+Arrows are routed orthogonally around the boxes (:mod:`kg.docs_routing`): no arrow passes through a
+box other than its own two, and each property label is put where it covers no box and no other label.
 """
 
 from __future__ import annotations
@@ -10,10 +12,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
+from kg.docs_routing import Rect, Router, place_label
+
 BOX_W, BOX_H = 150, 34
-GAP_X, CHILD_GAP, LAYER_GAP, MARGIN = 24, 34, 120, 30
-CHAR_W = 6.4
+GAP_X, CHILD_GAP, LAYER_GAP, MARGIN = 44, 40, 120, 30
+CHAR_W = 6.8
 """Approximate width of one character of the 12px label font, for label backgrounds."""
+LABEL_H = 14
 
 
 @dataclass(frozen=True)
@@ -96,22 +101,13 @@ def layout(
     return boxes
 
 
-def _border(box: Box, towards: tuple[float, float]) -> tuple[float, float]:
-    """Where the line from the box's centre to ``towards`` leaves the box."""
-    cx, cy = box.centre
-    dx, dy = towards[0] - cx, towards[1] - cy
-    if dx == 0 and dy == 0:
-        return cx, cy
-    scale = min((BOX_W / 2) / abs(dx) if dx else float("inf"), (BOX_H / 2) / abs(dy) if dy else float("inf"))
-    return cx + dx * scale, cy + dy * scale
+def _rect(box: Box) -> Rect:
+    return Rect(box.x, box.y, BOX_W, BOX_H)
 
 
-def _line(a: Box, b: Box, css: str, marker: str, bend: float = 0.0) -> tuple[str, tuple[float, float]]:
-    start, end = _border(a, b.centre), _border(b, a.centre)
-    mx, my = (start[0] + end[0]) / 2 + bend, (start[1] + end[1]) / 2
-    path = f"M{start[0]:.1f},{start[1]:.1f} Q{mx:.1f},{my:.1f} {end[0]:.1f},{end[1]:.1f}"
-    mid = ((start[0] + 2 * mx + end[0]) / 4, (start[1] + 2 * my + end[1]) / 4)
-    return f'<path class="{css}" d="{path}" marker-end="url(#{marker})"/>', mid
+def _path(points: list[tuple[float, float]], css: str, marker: str) -> str:
+    d = "M" + " L".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    return f'<path class="{css}" d="{d}" marker-end="url(#{marker})"/>'
 
 
 def class_diagram(
@@ -139,23 +135,25 @@ def class_diagram(
         "rect.cls{fill:#eef3fb;stroke:#2b4c7e}text{font:12px sans-serif}.lbl{fill:#333}"
         "rect.bg{fill:#fff;opacity:.85}</style>",
     ]
-    for key, up in sorted(parent.items()):
-        if up is not None and key in boxes and up in boxes:
-            parts.append(_line(boxes[key], boxes[up], "sub", "sub")[0])
+    router = Router({key: _rect(box) for key, box in boxes.items()}, width, height)
+    subclass = [(key, up) for key, up in sorted(parent.items()) if up is not None and key in boxes and up in boxes]
+    for key, up in subclass:
+        parts.append(_path(router.route(key, up), "sub", "sub"))
+    routes = []
+    # Short arrows first: they take the direct lines, longer ones go round them.
+    for (source, target), names in sorted(merged.items(), key=lambda item: router.distance(*item[0])):
+        if source != target:
+            routes.append((router.route(source, target), ", ".join(names)))
     texts = []
-    for i, ((source, target), names) in enumerate(sorted(merged.items())):
-        a, b = boxes[source], boxes[target]
-        if a is b:
-            continue
-        skip = abs(a.y - b.y) > BOX_H * 2 + CHILD_GAP + LAYER_GAP  # passes other layers: bow out of their way
-        bend = (1 if i % 2 else -1) * (abs(a.y - b.y) / 3 if skip else 30 * ((i % 3) - 1))
-        path, (mx, my) = _line(a, b, "prop", "prop", bend=bend)
-        parts.append(path)
-        text = ", ".join(names)
+    placed: list[Rect] = []
+    for points, text in routes:
+        parts.append(_path(points, "prop", "prop"))
         w = len(text) * CHAR_W + 6
+        spot = place_label(points, w, LABEL_H, [*router.boxes.values(), *placed])
+        placed.append(spot)
         texts.append(
-            f'<rect class="bg" x="{mx - w / 2:.1f}" y="{my - 9:.1f}" width="{w:.1f}" height="14"/>'
-            f'<text class="lbl" x="{mx:.1f}" y="{my + 2:.1f}" text-anchor="middle">{escape(text)}</text>'
+            f'<rect class="bg" x="{spot.x:.1f}" y="{spot.y:.1f}" width="{w:.1f}" height="{LABEL_H}"/>'
+            f'<text class="lbl" x="{spot.x + w / 2:.1f}" y="{spot.y + 11:.1f}" text-anchor="middle">{escape(text)}</text>'
         )
     for box in sorted(boxes.values(), key=lambda b: b.key):
         parts.append(

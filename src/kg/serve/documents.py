@@ -1,17 +1,23 @@
 """Small RDF documents about the endpoint (service description, VoID), served by negotiation.
 
 These graphs hold a few dozen triples of metadata, so rdflib builds and serialises them; the
-dataset itself never goes through rdflib.
+dataset itself never goes through rdflib. JSON-LD is compacted with the project's context
+(:mod:`kg.serve.jsonld`), made once from the served ontology through the query pool.
 """
 
 from __future__ import annotations
 
+import asyncio
+
+import pyoxigraph as ox
 from rdflib import Dataset, Graph
-from starlette.responses import Response
+from starlette.datastructures import State
 
 from kg.namespaces import bind_all
+from kg.serve.engine import PoolRunner
 from kg.serve.errors import HttpError
-from kg.serve.formats import GRAPH_FORMATS, TURTLE, accepts, by_name, choose
+from kg.serve.formats import GRAPH_FORMATS, JSONLD, NTRIPLES, TURTLE, accepts, by_name, choose
+from kg.serve.jsonld import ONTOLOGY_QUERY, Compactor, context_of, context_url
 from kg.serve.representations import HTML, Format
 
 RDFLIB_FORMAT = {
@@ -48,14 +54,29 @@ DATASET_FORMATS = {"nquads"}
 """Formats rdflib serialises from a Dataset only (a Graph raises): the triples go in its default graph."""
 
 
-def serialize(graph: Graph, fmt: Format) -> bytes:
+async def serialize_document(graph: Graph, fmt: Format, state: State, endpoint_url: str) -> bytes:
+    """``graph`` in ``fmt``, off the event loop; JSON-LD compacted with the project's context."""
+    compactor = await _compactor(state, endpoint_url) if fmt.key == JSONLD.key else None
+    return await asyncio.to_thread(serialize, graph, fmt, compactor)
+
+
+async def _compactor(state: State, endpoint_url: str) -> Compactor:
+    """The context made from the served ontology (as the served context is), once per application."""
+    if getattr(state, "jsonld_compactor", None) is None:
+        ontology = await PoolRunner(state).construct(ONTOLOGY_QUERY, NTRIPLES.media_type)
+        triples = ox.parse(ontology, format=ox.RdfFormat.N_TRIPLES)
+        state.jsonld_compactor = Compactor(context_url(endpoint_url), context_of(triples))  # type: ignore[arg-type]
+    return state.jsonld_compactor
+
+
+def serialize(graph: Graph, fmt: Format, compactor: Compactor | None = None) -> bytes:
+    if compactor is not None and fmt.key == JSONLD.key:
+        return compactor.serialize(
+            ox.parse(graph.serialize(format="nt", encoding="utf-8"), format=ox.RdfFormat.N_TRIPLES)
+        )
     if fmt.key in DATASET_FORMATS:
         dataset = Dataset()
         dataset.default_graph += graph
         graph = dataset
     bind_all(graph)
     return graph.serialize(format=RDFLIB_FORMAT[fmt.key], encoding="utf-8")
-
-
-def document_response(graph: Graph, fmt: Format) -> Response:
-    return Response(serialize(graph, fmt), headers={"Vary": "Accept"}, media_type=fmt.content_type)

@@ -24,7 +24,7 @@ from rdflib.namespace import OWL
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from kg.namespaces import BASE, GRAPH, ONTOLOGY_IRI, sparql_prologue
+from kg.namespaces import BASE, GRAPH, ONTOLOGY_IRI, SHAPES, sparql_prologue
 from kg.serve import neighbourhood as nb
 from kg.serve.neighbourhood import QueryRunner
 from kg.serve.pages import INBOUND_LIMIT, build_page, render
@@ -42,6 +42,10 @@ PLAIN = Format("text", "text/plain", "plain text", charset=True)
 CONTEXT = "context.jsonld"
 JSON_LD_CONTEXT = JSON_LD
 """The JSON-LD context of our terms, below the namespace."""
+SHAPES_IRI = str(SHAPES).rstrip("/")
+"""The shapes document; each shape is below it."""
+NAMESPACE_DOCUMENTS = ("ontology/", "shapes/")
+"""Namespaces whose IRI with a slash redirects to the document without it."""
 
 
 def default_server_base(request: Request) -> str:
@@ -53,8 +57,10 @@ def router(
     runner: QueryRunner,
     public_base: str = BASE,
     server_base_of: Callable[[Request], str] = default_server_base,
+    shapes: QueryRunner | None = None,
 ) -> APIRouter:
-    """Routes for ``/id/…``, ``/graph/…``, ``/vocab/…``, ``/ontology`` and ``/ontology/…``, plus the CSS.
+    """Routes for ``/id/…``, ``/graph/…``, ``/vocab/…``, ``/ontology`` and ``/ontology/…``, plus the CSS;
+    with ``shapes`` (a runner over the SHACL shapes, :mod:`kg.serve.shapes`) also ``/shapes`` and ``/shapes/…``.
 
     ``server_base_of(request)`` gives the URL that ``public_base`` maps onto (ending in ``/``).
     """
@@ -69,6 +75,10 @@ def router(
             include_in_schema=False,
         )
     api.add_api_route("/ontology", resolver.handler("ontology"), methods=["GET", "HEAD"], include_in_schema=False)
+    if shapes is not None:
+        of_shapes = _Resolver(shapes, public_base, server_base_of)
+        for route, stem in (("/shapes/{path:path}", "shapes/"), ("/shapes", "shapes")):
+            api.add_api_route(route, of_shapes.handler(stem), methods=["GET", "HEAD"], include_in_schema=False)
     api.add_api_route(f"/{CSS_PATH}", _stylesheet, methods=["GET", "HEAD"], include_in_schema=False)
     return api
 
@@ -97,8 +107,8 @@ class _Resolver:
     def handler(self, stem: str) -> Callable[[Request], object]:
         async def handle(request: Request) -> Response:
             rest = request.path_params.get("path", "") if stem.endswith("/") else ""
-            if stem == "ontology/" and not rest:  # the namespace IRI with its slash: the ontology
-                target = self.server_base_of(request) + "ontology"
+            if stem in NAMESPACE_DOCUMENTS and not rest:  # the namespace IRI with its slash: the document
+                target = self.server_base_of(request) + stem.rstrip("/")
                 query = f"?{request.url.query}" if request.url.query else ""
                 return RedirectResponse(target + query, status_code=301, headers={"Vary": "Accept"})
             return await self.answer(request, stem + rest)
@@ -215,6 +225,10 @@ class _Resolver:
         node = nb.sparql_iri(iri)
         if await self._is_ontology(iri):
             return f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {nb.sparql_iri(str(GRAPH['ontology']))} {{ ?s ?p ?o }} }}"
+        if iri == SHAPES_IRI:
+            return f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {nb.sparql_iri(str(GRAPH['shapes']))} {{ ?s ?p ?o }} }}"
+        if iri.startswith(str(SHAPES)):  # a shape with its property shapes, lists and SPARQL (its CBD)
+            return f"DESCRIBE {node}"
         extra_template, extra_pattern = "", ""
         if iri.startswith(str(GRAPH)):
             dumps = ", ".join(nb.sparql_iri(f"{iri}?{DUMP_PARAM}={f.key}") for f in RDF_FORMATS)

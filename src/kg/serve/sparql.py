@@ -35,7 +35,7 @@ from starlette.responses import Response
 
 from kg import __version__
 from kg.namespaces import SD
-from kg.serve.documents import document_format, serialize
+from kg.serve.documents import document_format, serialize_document
 from kg.serve.engine import OFFERS, offered, raise_for_reply
 from kg.serve.errors import HttpError, error_response
 from kg.serve.formats import GRAPH_FORMATS, SELECT_FORMATS, Choice, for_query
@@ -138,7 +138,9 @@ class SparqlEndpoint(SparqlRouter):
         if self.stats is not stats:
             self.describe(stats)
         if fmt.key not in self._documents:
-            self._documents[fmt.key] = serialize(self.service_description, fmt)
+            self._documents[fmt.key] = await serialize_document(
+                self.service_description, fmt, request.app.state, self.settings.endpoint_url
+            )
         return self._documents[fmt.key]
 
     # Handlers.

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from kg.namespaces import BASE, DCAT, VOID
-from kg.serve.documents import document_format, serialize
+from kg.serve.documents import document_format, serialize_document
 from kg.serve.errors import HttpError, error_response
 from kg.serve.formats import GRAPH_FORMATS, ResultFormat
 from kg.serve.settings import ServeSettings
@@ -113,7 +113,8 @@ def routes(app: FastAPI) -> APIRouter:
             return error_response(error, request)
         if fmt.key not in cache:
             stats = await request.app.state.stats.get()
-            cache[fmt.key] = serialize(void_graph(settings, stats, dumps), fmt)
+            graph = void_graph(settings, stats, dumps)
+            cache[fmt.key] = await serialize_document(graph, fmt, request.app.state, settings.endpoint_url)
         return Response(cache[fmt.key], headers={"Vary": "Accept"}, media_type=fmt.content_type)
 
     downloads = {f.media_type: {"schema": {"type": "string"}} for f in filter(None, map(dump_format, dumps.values()))}
