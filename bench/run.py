@@ -2,19 +2,26 @@
 
     python bench/run.py --triples 100000                  # generate (seeded), then measure
     python bench/run.py --data /tmp/bench-1m.nq --no-shacl
+    python bench/run.py --data /tmp/bench-1m.nq --backend all   # also kg serve --backend
 
-For each server, in one run: load time, time until it answers, p50/p95 latency and throughput at
-1 and 8 clients for each query of a fixed mix, peak memory (RSS summed over the process tree,
-sampled every 50 ms; the stores of both live in /dev/shm and their size is reported apart), and
-whether a trivial ASK answers fast while a heavy query runs. Then SHACL validation time (pyshacl,
-as ``kg validate`` does it) of the whole graph and of one changed document. Prints ratios (ours /
-Oxigraph) and writes a Markdown report (``--out``). All traffic goes to 127.0.0.1; every
+``--backend`` picks the setups, one after the other: ``embedded`` (``kg serve --data``, its own
+store), ``remote`` (``kg serve --backend`` in front of a fresh ``oxigraph serve``, loaded with
+``kg load --to``) and ``oxigraph`` (``oxigraph serve`` alone, loaded offline with ``oxigraph load``).
+For each, in one run: load time, time until it answers, p50/p95 latency and throughput at
+1 and 8 clients for each query of a fixed mix, peak memory of the process tree (RSS, and PSS,
+which splits shared pages between the processes mapping them; see :class:`MemorySampler`; the
+stores live in /dev/shm and their size is reported apart), and
+whether a trivial ASK answers fast while a heavy query runs. Then SHACL validation time (pyshacl-turbo,
+as ``kg validate`` does it; pyshacl too with --pyshacl) of the whole graph and of one changed document. Prints ratios (embedded /
+oxigraph, remote / embedded) and writes a Markdown report (``--out``). All traffic goes to 127.0.0.1; every
 measurement is bounded by ``--seconds`` and ``--max-requests``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
+import math
 import os
 import platform
 import shutil
@@ -24,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,34 +70,74 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-class MemorySampler:
-    """Peak RSS of a process and its descendants, sampled on a thread."""
+@dataclass
+class Peak:
+    """Peak memory of a process tree, in bytes: RSS and PSS, each summed over the tree."""
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
+    rss: int = 0
+    pss: int = 0
+
+    def __add__(self, other: Peak) -> Peak:
+        return Peak(self.rss + other.rss, self.pss + other.pss)
+
+
+class MemorySampler:
+    """Peak RSS and PSS of a process and its descendants, sampled on a thread.
+
+    RSS counts a page mapped by several processes once per process: our worker processes all map
+    the same RocksDB store in /dev/shm and the same libraries, so the tree's RSS sum overstates
+    what it takes. PSS (Linux: /proc/PID/smaps_rollup) charges each process its share of a shared
+    page, so the sum is the tree's real footprint: the fair figure. RSS is read every
+    ``interval``; PSS (dearer: ~0.5 ms a process) every ``pss_every``-th time, and whenever the
+    RSS reaches a new peak (so a short-lived loader's peak is not missed).
+    """
+
+    def __init__(self, pid: int, interval: float = 0.05, pss_every: int = 4) -> None:
         self.root = psutil.Process(pid)
         self.interval = interval
-        self.peak = 0
+        self.pss_every = pss_every
+        self.peak = Peak()
+        self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
+        tick = 0
         while not self._stop.is_set():
             try:
                 tree = [self.root, *self.root.children(recursive=True)]
-                total = 0
-                for process in tree:
-                    with suppress(psutil.Error):
-                        total += process.memory_info().rss
-                self.peak = max(self.peak, total)
             except psutil.Error:
                 return
+            rss = _sum(tree, lambda p: p.memory_info().rss)
+            if tick % self.pss_every == 0 or rss > self.peak.rss:
+                pss = _sum(tree, lambda p: p.memory_full_info().pss)
+                with self._lock:
+                    self.peak.pss = max(self.peak.pss, pss)
+            with self._lock:
+                self.peak.rss = max(self.peak.rss, rss)
+            tick += 1
             time.sleep(self.interval)
 
-    def stop(self) -> int:
+    def reset(self) -> Peak:
+        """The peak so far; sampling goes on from zero."""
+        with self._lock:
+            peak, self.peak = self.peak, Peak()
+        return peak
+
+    def stop(self) -> Peak:
         self._stop.set()
         self._thread.join()
         return self.peak
+
+
+def _sum(tree: list[psutil.Process], measure: Callable[[psutil.Process], int]) -> int:
+    """``measure`` summed over the processes still alive."""
+    total = 0
+    for process in tree:
+        with suppress(psutil.Error):
+            total += measure(process)
+    return total
 
 
 @dataclass
@@ -100,11 +147,20 @@ class ServerRun:
     name: str
     load_seconds: float = 0.0
     ready_seconds: float = 0.0
-    load_peak_rss: int = 0
-    peak_rss: int = 0
+    load_peak: Peak = field(default_factory=Peak)
+    """The loader's process tree (``oxigraph load``, ``kg load``); ours loads its store while starting."""
+    peak: Peak = field(default_factory=Peak)
+    """While serving (ours: loading its store included)."""
     store_bytes: int = 0
+    engine: ServerRun | None = None
+    """remote: the ``oxigraph serve`` behind ``kg serve --backend`` (its ``load_peak``: during ``kg load``)."""
     results: dict[tuple[str, int], loadgen.Measurement] = field(default_factory=dict)
     ask_under_load: list[float] = field(default_factory=list)
+
+    @property
+    def serving_peak(self) -> Peak:
+        """Memory while serving, the engine's included."""
+        return self.peak + self.engine.peak if self.engine else self.peak
 
 
 def folder_bytes(folder: Path) -> int:
@@ -139,7 +195,7 @@ def started(command: list[str], url: str, run: ServerRun) -> Iterator[MemorySamp
         run.ready_seconds = time.perf_counter() - begin
         yield sampler
     finally:
-        run.peak_rss = sampler.stop()
+        run.peak = sampler.stop()
         process.terminate()
         try:
             process.wait(20)
@@ -173,19 +229,16 @@ def summary(m: loadgen.Measurement) -> str:
     )
 
 
-def bench_ours(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) -> ServerRun:
-    run = ServerRun("ours")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/sparql"
-    command = [
+def kg_serve(port: int, args: argparse.Namespace, *source: str) -> list[str]:
+    """``kg serve`` on 127.0.0.1:``port`` with ``source`` (``--data FILE``, ``--backend URL``)."""
+    return [
         str(BIN / "kg"),
         "serve",
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
-        "--data",
-        str(data),
+        *source,
         "--log-level",
         "warning",
         "--max-rows",
@@ -193,8 +246,52 @@ def bench_ours(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) 
         "--query-timeout",
         str(args.timeout),
     ]
+
+
+def oxigraph_serve(location: Path, port: int, args: argparse.Namespace) -> list[str]:
+    """``oxigraph serve`` on ``location`` with the union default graph and our time limit."""
+    return [
+        str(BIN / "oxigraph"),
+        "serve",
+        "--location",
+        str(location),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--union-default-graph",
+        "--timeout-s",
+        str(round(args.timeout)),
+    ]
+
+
+@contextmanager
+def shm_folder(prefix: str) -> Iterator[Path]:
+    """An empty folder in /dev/shm, removed after."""
+    location = Path(tempfile.mkdtemp(prefix=prefix, dir="/dev/shm"))
+    try:
+        yield location
+    finally:
+        shutil.rmtree(location, ignore_errors=True)
+
+
+def timed_load(command: list[str], run: ServerRun) -> None:
+    """Run a loader to its end; its time and peak memory go to ``run``."""
+    begin = time.perf_counter()
+    loader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    sampler = MemorySampler(loader.pid)
+    _, errors = loader.communicate()
+    run.load_peak = sampler.stop()
+    run.load_seconds = time.perf_counter() - begin
+    if loader.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[1:3])} failed: {errors.decode(errors='replace')[-2000:]}")
+
+
+def bench_embedded(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) -> ServerRun:
+    """``kg serve --data``: it loads its own store (in /dev/shm) while starting."""
+    run = ServerRun("embedded")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/sparql"
     before = set(Path("/dev/shm").glob("kg-store-*"))
-    with started(command, url, run):
+    with started(kg_serve(port, args, "--data", str(data)), url, run):
         stores = set(Path("/dev/shm").glob("kg-store-*")) - before
         run.store_bytes = sum(folder_bytes(s) for s in stores)
         run.load_seconds = run.ready_seconds
@@ -202,40 +299,39 @@ def bench_ours(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) 
     return run
 
 
+def bench_remote(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) -> ServerRun:
+    """``kg serve --backend`` in front of a fresh ``oxigraph serve``, loaded with ``kg load --to``."""
+    run = ServerRun("remote", engine=ServerRun("engine"))
+    assert run.engine is not None
+    with shm_folder("bench-remote-") as location:
+        engine = f"http://127.0.0.1:{free_port()}"
+        command = oxigraph_serve(location, int(engine.rsplit(":", 1)[1]), args)
+        with started(command, engine + "/query", run.engine) as engine_memory:
+            timed_load([str(BIN / "kg"), "load", "--to", engine + "/store", "--data", str(data)], run)
+            run.engine.load_peak = engine_memory.reset()
+            run.store_bytes = folder_bytes(location)
+            port = free_port()
+            url = f"http://127.0.0.1:{port}/sparql"
+            with started(kg_serve(port, args, "--data", str(data), "--backend", engine + "/query"), url, run):
+                measure(url, run, mix, args)
+    return run
+
+
 def bench_oxigraph(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) -> ServerRun:
+    """``oxigraph serve`` alone, on a store made offline by ``oxigraph load``."""
     run = ServerRun("oxigraph")
-    location = Path(tempfile.mkdtemp(prefix="bench-oxigraph-", dir="/dev/shm"))
-    try:
-        begin = time.perf_counter()
-        loader = subprocess.Popen(
-            [str(BIN / "oxigraph"), "load", "--location", str(location), "--file", str(data)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        sampler = MemorySampler(loader.pid)
-        loader.wait()
-        run.load_peak_rss = sampler.stop()
-        run.load_seconds = time.perf_counter() - begin
-        if loader.returncode != 0:
-            raise RuntimeError("oxigraph load failed")
+    with shm_folder("bench-oxigraph-") as location:
+        timed_load([str(BIN / "oxigraph"), "load", "--location", str(location), "--file", str(data)], run)
         run.store_bytes = folder_bytes(location)
         port = free_port()
-        command = [
-            str(BIN / "oxigraph"),
-            "serve",
-            "--location",
-            str(location),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--union-default-graph",
-            "--timeout-s",
-            str(round(args.timeout)),
-        ]
-        with started(command, f"http://127.0.0.1:{port}/query", run):
-            measure(f"http://127.0.0.1:{port}/query", run, mix, args)
-    finally:
-        shutil.rmtree(location, ignore_errors=True)
+        url = f"http://127.0.0.1:{port}/query"
+        with started(oxigraph_serve(location, port, args), url, run):
+            measure(url, run, mix, args)
     return run
+
+
+BENCHES = {"embedded": bench_embedded, "remote": bench_remote, "oxigraph": bench_oxigraph}
+"""Every setup, in the order they run."""
 
 
 @dataclass
@@ -245,18 +341,28 @@ class Shacl:
     conforms: bool
 
 
-def shacl(files: list[Path]) -> Shacl:
-    """Validation as ``kg validate`` runs it, timed in two parts: reading the files, and pyshacl."""
+def shacl(files: list[Path], engine: str = "fast") -> Shacl:
+    """Validation as ``kg validate --engine ENGINE`` runs it, timed in two parts: reading the files
+    (with the ontology), and validating them (and tracing results to their source files)."""
     from kg.config import settings
     from kg.encode.dataset import SHAPES_FILE, load_ontology, parse_turtle
-    from kg.rdf_input import load_rdf_files
     from kg.validate import validate_dataset
 
     conf = settings()
+    shapes = parse_turtle(conf.ontology_dir / SHAPES_FILE)
     begin = time.perf_counter()
-    dataset = load_rdf_files(files)
-    parsed = time.perf_counter()
-    report = validate_dataset(dataset, parse_turtle(conf.ontology_dir / SHAPES_FILE), load_ontology(conf.ontology_dir))
+    if engine == "fast":
+        from kg.validate_fast import read_files, validate_text
+
+        text = read_files(files, conf.ontology_dir)
+        parsed = time.perf_counter()
+        report = validate_text(text, shapes)
+    else:
+        from kg.rdf_input import load_rdf_files
+
+        dataset, ontology = load_rdf_files(files), load_ontology(conf.ontology_dir)
+        parsed = time.perf_counter()
+        report = validate_dataset(dataset, shapes, ontology, "pyshacl")
     return Shacl(parsed - begin, time.perf_counter() - parsed, report.conforms)
 
 
@@ -286,65 +392,123 @@ def machine() -> str:
         f"{os.cpu_count()} cores ({cpu}), {psutil.virtual_memory().total / 2**30:.1f} GiB RAM, "
         f"{platform.system()} {platform.release()}; Python {platform.python_version()}, "
         f"pyoxigraph {pyoxigraph.__version__}, {oxigraph_version.strip()}, rdflib {rdflib.__version__}, "
-        f"pyshacl {pyshacl.__version__}"
+        f"pyshacl {pyshacl.__version__}, pyshacl-turbo {importlib.metadata.version('pyshacl-turbo')}"
     )
 
 
 def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x" if b else "n/a"
+    """``a / b``, or n/a when ``b`` is 0 or either is NaN (no answer to take a percentile of)."""
+    return "n/a" if not b or math.isnan(a) or math.isnan(b) else f"{a / b:.2f}x"
 
 
-def report(data: Path, quads: int, ours: ServerRun, ox: ServerRun, checks: dict[str, Shacl]) -> str:
-    mb = 2**20
+RATIOS = (("embedded", "oxigraph"), ("remote", "embedded"))
+"""The ratios printed, each when both setups ran."""
+
+
+def mib(peak: Peak) -> str:
+    return f"{peak.rss / 2**20:.0f} / {peak.pss / 2**20:.0f}"
+
+
+def load_cell(run: ServerRun) -> tuple[str, float]:
+    """Load and start: what it took until the setup answered, and the total."""
+    if run.name == "embedded":
+        return f"{run.ready_seconds:.2f} (store load at start)", run.ready_seconds
+    if run.engine is not None:
+        total = run.engine.ready_seconds + run.load_seconds + run.ready_seconds
+        return (
+            f"{run.engine.ready_seconds:.2f} engine ready + {run.load_seconds:.2f} `kg load` + "
+            f"{run.ready_seconds:.2f} ready",
+            total,
+        )
+    return f"{run.load_seconds:.2f} load + {run.ready_seconds:.2f} ready", run.load_seconds + run.ready_seconds
+
+
+def memory_cell(run: ServerRun) -> tuple[str, float]:
+    if run.engine is not None:
+        text = f"{mib(run.serving_peak)} ({mib(run.peak)} + engine {mib(run.engine.peak)})"
+        return text, run.serving_peak.pss
+    return mib(run.peak), run.peak.pss
+
+
+def loader_cell(run: ServerRun) -> tuple[str, float]:
+    if run.name == "embedded":
+        return "(in the line above)", 0.0
+    if run.engine is not None:
+        return f"`kg load` {mib(run.load_peak)}, engine {mib(run.engine.load_peak)}", 0.0
+    return mib(run.load_peak), run.load_peak.pss
+
+
+def row(label: str, runs: dict[str, ServerRun], cell: Callable[[ServerRun], tuple[str, float]], ratios: bool) -> str:
+    cells = {name: cell(run) for name, run in runs.items()}
+    shown = [ratio(cells[a][1], cells[b][1]) if ratios else "" for a, b in RATIOS if a in runs and b in runs]
+    return "| " + " | ".join([label, *(text for text, _ in cells.values()), *shown]) + " |"
+
+
+def report(data: Path, quads: int, runs: dict[str, ServerRun], checks: dict[str, Shacl]) -> str:
+    pairs = [(a, b) for a, b in RATIOS if a in runs and b in runs]
+    names = list(runs)
     lines = [
         f"### {quads:,} quads (`{data.name}`)",
         "",
-        "| measure | ours | oxigraph serve | ours / oxigraph |",
-        "|---|---|---|---|",
-    ]
-    ox_total = ox.load_seconds + ox.ready_seconds
-    lines.append(
-        f"| load + ready (s) | {ours.ready_seconds:.2f} | {ox.load_seconds:.2f} load + "
-        f"{ox.ready_seconds:.2f} ready | {ratio(ours.ready_seconds, ox_total)} of load + ready, "
-        f"{ratio(ours.ready_seconds, ox.load_seconds)} of load |"
-    )
-    lines.append(
-        f"| peak RSS while serving, process tree (MiB) | {ours.peak_rss / mb:.0f} | {ox.peak_rss / mb:.0f} "
-        f"(loader: {ox.load_peak_rss / mb:.0f}) | {ratio(ours.peak_rss, ox.peak_rss)} |"
-    )
-    lines.append(
-        f"| store in /dev/shm (MiB) | {ours.store_bytes / mb:.0f} | {ox.store_bytes / mb:.0f} | "
-        f"{ratio(ours.store_bytes, ox.store_bytes)} |"
-    )
-    ask_ours, ask_ox = max(ours.ask_under_load), max(ox.ask_under_load)
-    lines.append(
-        f"| slowest of 5 `ASK {{}}` during a heavy query (ms) | {ask_ours * 1000:.1f} | "
-        f"{ask_ox * 1000:.1f} | {ratio(ask_ours, ask_ox)} |"
-    )
-    lines += [
+        "| measure | " + " | ".join(names) + "".join(f" | {a} / {b}" for a, b in pairs) + " |",
+        "|---" * (1 + len(names) + len(pairs)) + "|",
+        row("load + ready (s)", runs, load_cell, True),
+        row("peak memory while serving, RSS / PSS (MiB; ratio of PSS)", runs, memory_cell, True),
+        row("peak memory of the loader, RSS / PSS (MiB)", runs, loader_cell, False),
+        row("store in /dev/shm (MiB)", runs, lambda r: (f"{r.store_bytes / 2**20:.0f}", r.store_bytes), True),
+        row(
+            "slowest of 5 `ASK {}` during a heavy query (ms)",
+            runs,
+            lambda r: (f"{max(r.ask_under_load) * 1000:.1f}", max(r.ask_under_load)),
+            True,
+        ),
         "",
-        "| query | clients | ours p50 / p95 (ms) | oxigraph p50 / p95 (ms) | ours q/s | oxigraph q/s "
-        "| throughput ratio | p50 ratio |",
-        "|---|---|---|---|---|---|---|---|",
+        "| query | clients | "
+        + " | ".join(f"{n} p50 / p95 (ms)" for n in names)
+        + " | "
+        + " | ".join(f"{n} q/s" for n in names)
+        + "".join(f" | {a} / {b} q/s | {a} / {b} p50" for a, b in pairs)
+        + " |",
+        "|---" * (2 + 2 * len(names) + 2 * len(pairs)) + "|",
     ]
-    for (name, clients), mine in ours.results.items():
-        theirs = ox.results[(name, clients)]
-        lines.append(
-            f"| {name} | {clients} | {mine.percentile(50) * 1000:.2f} / {mine.percentile(95) * 1000:.2f} | "
-            f"{theirs.percentile(50) * 1000:.2f} / {theirs.percentile(95) * 1000:.2f} | {mine.throughput:.1f} | "
-            f"{theirs.throughput:.1f} | {ratio(mine.throughput, theirs.throughput)} | "
-            f"{ratio(mine.percentile(50), theirs.percentile(50))} |"
-            + (f" ({mine.errors} / {theirs.errors} errors)" if mine.errors or theirs.errors else "")
-        )
+    for name, clients in runs[names[0]].results:
+        got = {n: run.results[(name, clients)] for n, run in runs.items()}
+        cells = [f"{m.percentile(50) * 1000:.2f} / {m.percentile(95) * 1000:.2f}" for m in got.values()]
+        cells += [f"{m.throughput:.1f}" for m in got.values()]
+        for a, b in pairs:
+            cells += [ratio(got[a].throughput, got[b].throughput), ratio(got[a].percentile(50), got[b].percentile(50))]
+        errors = {n: m.errors for n, m in got.items() if m.errors}
+        lines.append(f"| {name} | {clients} | " + " | ".join(cells) + " |" + (f" (errors: {errors})" if errors else ""))
     if checks:
         lines += [
             "",
-            "| SHACL (pyshacl, as `kg validate`) | read files (s) | validate (s) | conforms |",
+            "| SHACL (as `kg validate --engine ...`) | read files (s) | validate (s) | conforms |",
             "|---|---|---|---|",
         ]
         for what, check in checks.items():
             lines.append(f"| {what} | {check.parse_seconds:.2f} | {check.validate_seconds:.2f} | {check.conforms} |")
     return "\n".join(lines) + "\n"
+
+
+DEFAULT_SETUPS = "embedded,oxigraph"
+
+
+def setups(text: str) -> list[str]:
+    """``--backend``: known setup names, in the order they run."""
+    names = list(BENCHES) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(BENCHES))
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown setup {', '.join(unknown) or '(none)'}; pick from {', '.join(BENCHES)}"
+        )
+    return [n for n in BENCHES if n in names]
+
+
+def run_line(argv: list[str] | None, loads: list[str]) -> str:
+    """When, how and on what the figures were taken (the machine may be shared: the load average says how busy)."""
+    command = " ".join(["python bench/run.py", *(sys.argv[1:] if argv is None else argv)])
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return f"`{command}`, {when}; {machine()}; load average (1 min): {', '.join(loads)}\n\n"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -354,8 +518,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=3.0, help="time bound per query and client count")
     parser.add_argument("--max-requests", type=int, default=3000, help="request bound per query and client count")
-    parser.add_argument("--timeout", type=float, default=10.0, help="query time limit, the same on both servers")
+    parser.add_argument("--timeout", type=float, default=10.0, help="query time limit, the same on every server")
+    parser.add_argument(
+        "--backend",
+        type=setups,
+        default=setups(DEFAULT_SETUPS),
+        metavar="LIST",
+        help=f"the setups to measure, comma-separated, of {', '.join(BENCHES)}; or all (default: {DEFAULT_SETUPS})",
+    )
     parser.add_argument("--no-shacl", action="store_true", help="skip the full SHACL validation")
+    parser.add_argument(
+        "--pyshacl", action="store_true", help="also time the reference engine, pyshacl (~1 min at 100k, ~8 at 1M)"
+    )
     parser.add_argument("--out", type=Path, help="append the Markdown report here")
     args = parser.parse_args(argv)
     base = ROOT / "dist" / "alignkg.nq"
@@ -370,14 +544,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{machine()}\n{quads:,} quads in {data}", flush=True)
         saved = [PROLOGUE + q.query if "PREFIX" not in q.query else q.query for q in load_queries() if not q.services]
         mix = {name: [PROLOGUE + q] for name, q in MIX.items()} | {"saved-queries": saved}
-        ours = bench_ours(data, mix, args)
-        ox = bench_oxigraph(data, mix, args)
+        loads = [f"start {os.getloadavg()[0]:.2f}"]
+        runs: dict[str, ServerRun] = {}
+        for name in args.backend:
+            runs[name] = BENCHES[name](data, mix, args)
+            loads.append(f"after {name} {os.getloadavg()[0]:.2f}")
         checks: dict[str, Shacl] = {}
-        if not args.no_shacl:
-            checks[f"whole graph ({quads:,} quads)"] = shacl([data])
+        engines = ["fast", "pyshacl"] if args.pyshacl else ["fast"]
         changed = one_document(base, 1, args.seed + 1, work / "one-document.nq")
-        checks["one changed document (with the real graphs it refers to)"] = shacl([changed])
-        text = report(data, quads, ours, ox, checks)
+        for engine in engines:
+            if not args.no_shacl:
+                checks[f"whole graph ({quads:,} quads), {engine}"] = shacl([data], engine)
+            checks[f"one changed document (with the real graphs it refers to), {engine}"] = shacl([changed], engine)
+        text = run_line(argv, loads) + report(data, quads, runs, checks)
         print(text)
         if args.out:
             with args.out.open("a", encoding="utf-8") as sink:

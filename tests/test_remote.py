@@ -240,34 +240,6 @@ def test_load_errors_say_what_to_do(tmp_path: Path, dataset: Path) -> None:
     assert missing.returncode == 2 and "kg build" in missing.stderr
 
 
-def test_load_reports_refused_credentials(dataset: Path) -> None:
-    """A server answering 401 (a stand-in: a tiny HTTP server) gets a message naming the fix."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    class Refuse(BaseHTTPRequestHandler):
-        def _refuse(self) -> None:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="kg"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = do_PUT = do_POST = _refuse
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with HTTPServer(("127.0.0.1", 0), Refuse) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        try:
-            url = f"http://127.0.0.1:{httpd.server_address[1]}/store"
-            done = kg_load("--to", url, "--data", str(dataset), "--user", "me", "--password", "wrong")
-        finally:
-            httpd.shutdown()
-    assert done.returncode == 1
-    assert "401" in done.stderr and "--user and --password (or --token)" in done.stderr
-
-
 # kg serve --backend: the same answers --------------------------------------------------------
 
 

@@ -16,6 +16,10 @@ Before loading a graph its triples on the server are counted (GSP ``GET`` as N-T
 ``COUNT`` at ``--query``); a graph already holding exactly the local count is skipped, so an
 interrupted load is resumed by running the same command again. ``--replace`` loads every graph
 whatever the server holds (for data that changed but kept its size).
+
+Credentials: HTTP Basic (``--user`` or ``KG_LOAD_USER``, with ``KG_LOAD_PASSWORD`` or
+``--password-file``) or a bearer token (``KG_LOAD_TOKEN`` or ``--token-file``); never on the
+command line, never in a message (a URL's user info is left out of them too).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -33,6 +37,8 @@ from typing import TextIO
 import httpx
 import pyoxigraph as ox
 
+from kg.serve.remote import http_auth, without_credentials
+from kg.serve.settings import check_credentials, read_secret
 from kg.store import rdf_format
 
 NTRIPLES = "application/n-triples"
@@ -40,6 +46,7 @@ DEFAULT_CHUNK = 10_000
 TIMEOUT = httpx.Timeout(30.0, read=600.0, write=600.0)
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+CREDENTIAL_OPTIONS = "--user with KG_LOAD_PASSWORD or --password-file, or KG_LOAD_TOKEN or --token-file"
 
 
 class LoadFailed(Exception):
@@ -82,16 +89,17 @@ class Target:
         self.chunk = chunk
 
     def _send(self, method: str, url: str, **kwargs: object) -> httpx.Response:
+        shown = without_credentials(url)
         try:
             response = self.client.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.ConnectError as exc:
-            raise LoadFailed(f"cannot connect to {url} ({exc}); is the server running?") from None
+            raise LoadFailed(f"cannot connect to {shown} ({exc}); is the server running?") from None
         except httpx.TransportError as exc:
-            raise LoadFailed(f"the connection to {url} failed: {type(exc).__name__}: {exc}") from None
+            raise LoadFailed(f"the connection to {shown} failed: {type(exc).__name__}: {exc}") from None
         if response.status_code in (401, 403):
             raise LoadFailed(
-                f"{url} refused us ({response.status_code} {response.reason_phrase}): "
-                "pass --user and --password (or --token) with write access"
+                f"{shown} refused us ({response.status_code} {response.reason_phrase}): "
+                f"set {CREDENTIAL_OPTIONS}, for a user with write access"
             )
         return response
 
@@ -196,9 +204,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replace", action="store_true", help="load every graph, even those already there")
     parser.add_argument("--data", type=Path, default=None, help="the dataset file (default: dist/alignkg.nq)")
     parser.add_argument("--chunk", type=int, default=DEFAULT_CHUNK, help="triples per INSERT DATA with --update")
-    parser.add_argument("--user", help="user name for HTTP Basic authentication")
-    parser.add_argument("--password", help="password for HTTP Basic authentication [env KG_LOAD_PASSWORD]")
-    parser.add_argument("--token", help="bearer token [env KG_LOAD_TOKEN]")
+    parser.add_argument(
+        "--user",
+        help="user name for HTTP Basic authentication (password: env KG_LOAD_PASSWORD or --password-file) "
+        "[env KG_LOAD_USER]",
+    )
+    parser.add_argument(
+        "--password-file",
+        type=Path,
+        metavar="PATH",
+        help="a file whose first line is the password [env KG_LOAD_PASSWORD_FILE]",
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="PATH",
+        help="a file whose first line is a bearer token (or env KG_LOAD_TOKEN) [env KG_LOAD_TOKEN_FILE]",
+    )
+
+
+def credentials(args: argparse.Namespace, url: str, environ: Mapping[str, str]) -> httpx.Auth | None:
+    """The HTTP credentials the options and ``KG_LOAD_*`` variables give; ValueError if they do not fit."""
+    user = args.user or environ.get("KG_LOAD_USER", "")
+    password_file = args.password_file or _path(environ.get("KG_LOAD_PASSWORD_FILE"))
+    token_file = args.token_file or _path(environ.get("KG_LOAD_TOKEN_FILE"))
+    password = read_secret(environ.get("KG_LOAD_PASSWORD", ""), password_file, "KG_LOAD_PASSWORD", "--password-file")
+    token = read_secret(environ.get("KG_LOAD_TOKEN", ""), token_file, "KG_LOAD_TOKEN", "--token-file")
+    check_credentials(url, user, password, token, "--user", "KG_LOAD_PASSWORD or --password-file")
+    return http_auth(user, password, token)
+
+
+def _path(text: str | None) -> Path | None:
+    return Path(text) if text else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -209,16 +246,15 @@ def run(args: argparse.Namespace) -> int:
     if not data.is_file():
         print(f"kg load: {data} does not exist; run `kg build` first", file=sys.stderr)
         return EXIT_USAGE
-    password = args.password or os.environ.get("KG_LOAD_PASSWORD")
-    token = args.token or os.environ.get("KG_LOAD_TOKEN")
-    if args.user and token:
-        print("kg load: give --user/--password or --token, not both", file=sys.stderr)
+    try:
+        auth = credentials(args, args.to, os.environ)
+    except ValueError as exc:
+        print(f"kg load: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    auth = httpx.BasicAuth(args.user, password or "") if args.user else None
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
     graphs = read_graphs(data)
-    print(f"kg load: {sum(len(g.lines) for g in graphs)} triples in {len(graphs)} graphs to {args.to}", file=sys.stderr)
-    with httpx.Client(auth=auth, headers=headers, timeout=TIMEOUT) as client:
+    shown = without_credentials(args.to)
+    print(f"kg load: {sum(len(g.lines) for g in graphs)} triples in {len(graphs)} graphs to {shown}", file=sys.stderr)
+    with httpx.Client(auth=auth, timeout=TIMEOUT) as client:
         target = Target(client, args.to, args.update, args.query, max(1, args.chunk))
         try:
             loaded = load(target, graphs, args.replace)

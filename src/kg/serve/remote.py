@@ -15,6 +15,11 @@
   become ours: its 400 a syntax error (400), a timeout 504, a refused connection 502, its 5xx
   502 (503 stays 503), each naming the backend.
 
+Credentials: HTTP Basic (``--backend-user`` with ``KG_BACKEND_PASSWORD`` or ``--backend-password-file``)
+or a bearer token (``KG_BACKEND_TOKEN`` or ``--backend-token-file``), see :func:`backend_auth`; or
+in the URL. They go in the Authorization header only, never in a message, log line or page: the
+engine's 401/403 becomes a 502 naming the options to set.
+
 The default graph is the engine's: it must be the union of the named graphs, as in the embedded
 store (``oxigraph serve --union-default-graph``; see docs/scaling.md for Fuseki and QLever).
 """
@@ -23,7 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Generator
 from itertools import islice
 
 import httpx
@@ -32,9 +37,11 @@ import pyoxigraph as ox
 from kg.serve import guard
 from kg.serve.admission import Admission
 from kg.serve.errors import HttpError
-from kg.serve.formats import RDF_FORMAT, RESULTS_FORMAT
+from kg.serve.formats import JSONLD, RDF_FORMAT, RESULTS_FORMAT
+from kg.serve.formats import NTRIPLES as NTRIPLES_FORMAT
 from kg.serve.ipc import Job, Kind, Reply, ReplyHead, Status
-from kg.serve.worker import PREFIXED_FORMATS
+from kg.serve.jsonld import ONTOLOGY_QUERY, Compactor, context_of, context_url, serialize_graph
+from kg.serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +55,42 @@ MAX_BODY_BYTES = 256 * 1024 * 1024
 """Largest non-line-based answer (Turtle, SPARQL JSON) read from the engine."""
 THREAD_BYTES = 64 * 1024
 """Answers at least this large are converted on a thread, not on the event loop."""
+CREDENTIAL_OPTIONS = (
+    "--backend-user with KG_BACKEND_PASSWORD or --backend-password-file, or KG_BACKEND_TOKEN or --backend-token-file"
+)
+
+
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer TOKEN`` on every request."""
+
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def __repr__(self) -> str:
+        return "BearerAuth(...)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+
+def http_auth(user: str, password: str, token: str) -> httpx.Auth | None:
+    """A bearer token, else HTTP Basic for ``user``, else None (httpx then uses the URL's user info, if any)."""
+    if token:
+        return BearerAuth(token)
+    if user:
+        return httpx.BasicAuth(user, password)
+    return None
+
+
+def backend_auth(settings: ServeSettings) -> httpx.Auth | None:
+    """The credentials ``settings`` give for the backend."""
+    return http_auth(settings.backend_user, settings.backend_password, settings.backend_token)
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without its user info, for messages."""
+    return str(httpx.URL(url).copy_with(username=None, password=None))
 
 
 class RemoteBackend:
@@ -61,8 +104,10 @@ class RemoteBackend:
         prefixes: dict[str, str],
         max_concurrent: int,
         timeout: float,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.url = url
+        self.auth = auth
         self.base_iri = base_iri
         self.allow_service = allow_service
         self.prefixes = prefixes
@@ -70,16 +115,17 @@ class RemoteBackend:
         self.timeout = timeout
         self.admission = Admission(max_concurrent)
         self._client: httpx.AsyncClient | None = None
+        self._compactor: Compactor | None = None
 
     @property
     def shown_url(self) -> str:
         """The backend's URL without credentials, for messages."""
-        return str(httpx.URL(self.url).copy_with(username=None, password=None))
+        return without_credentials(self.url)
 
     async def start(self) -> None:
         """Open the connection pool and check the engine answers (a warning if not: it may come later)."""
         limits = httpx.Limits(max_connections=self.max_concurrent, max_keepalive_connections=16)
-        self._client = httpx.AsyncClient(limits=limits)
+        self._client = httpx.AsyncClient(limits=limits, auth=self.auth)
         try:
             reply = await self.execute(Job("ASK {}", None, "json", None), 10.0)
             if reply.head.status != Status.OK:
@@ -142,6 +188,8 @@ class RemoteBackend:
 
     async def _ask(self, job: Job) -> Reply:
         assert self._client is not None, "start() first"
+        if job.graph_format == JSONLD.key and self._compactor is None:
+            await self._load_context()
         request = self._client.build_request("POST", self.url, data=self._form(job), headers={"Accept": ACCEPT})
         response = await self._client.send(request, stream=True)
         try:
@@ -155,12 +203,24 @@ class RemoteBackend:
         finally:
             await response.aclose()
         try:
-            if len(body) < THREAD_BYTES:
+            if len(body) < THREAD_BYTES and job.graph_format != JSONLD.key:  # JSON-LD: compacted on the thread
                 return self._convert(job, media_type, body)
             return await asyncio.to_thread(self._convert, job, media_type, body)
         except (SyntaxError, ValueError) as exc:
             message = f"the SPARQL backend's answer ({media_type}) could not be read: {exc}"
             return Reply(ReplyHead(Status.UPSTREAM, message=message), b"")
+
+    async def _load_context(self) -> None:
+        """Make the JSON-LD context from the engine's ontology graph, as the served context is made."""
+        reply = await self._ask(Job(ONTOLOGY_QUERY, None, None, NTRIPLES_FORMAT.key))
+        if reply.head.status != Status.OK:
+            raise HttpError(502, f"The JSON-LD context could not be made: {reply.head.message}")
+        ontology = ox.parse(reply.body, format=ox.RdfFormat.N_TRIPLES)
+        self._compactor = Compactor(context_url(self.base_iri), context_of(ontology))  # type: ignore[arg-type]
+
+    def _jsonld(self) -> Compactor:
+        assert self._compactor is not None, "_load_context() first"
+        return self._compactor
 
     def _failure(self, status: int, body: bytes) -> Reply:
         text = body.decode("utf-8", errors="replace").strip()
@@ -171,7 +231,9 @@ class RemoteBackend:
         if status == 504:
             raise HttpError(504, f"The SPARQL backend at {self.shown_url} stopped the query: {text}")
         if status in (401, 403):
-            text = f"it refused our credentials ({status})"
+            given = "refused our credentials" if self.auth or httpx.URL(self.url).username else "asks for credentials"
+            message = f"The SPARQL backend at {self.shown_url} {given} ({status}): set {CREDENTIAL_OPTIONS}."
+            return Reply(ReplyHead(Status.UPSTREAM, message=message), b"")
         return Reply(ReplyHead(Status.UPSTREAM, message=f"the SPARQL backend answered {status}: {text}"), b"")
 
     def _convert(self, job: Job, media_type: str, body: bytes) -> Reply:
@@ -181,9 +243,7 @@ class RemoteBackend:
             if job.graph_format is None:
                 return Reply(ReplyHead(Status.NOT_ACCEPTABLE, Kind.GRAPH), b"")
             triples = list(islice(ox.parse(body, format=rdf), job.max_rows + 1))
-            fmt = RDF_FORMAT[job.graph_format]
-            prefixes = self.prefixes if fmt in PREFIXED_FORMATS else None
-            data = ox.serialize(triples[: job.max_rows], format=fmt, prefixes=prefixes) or b""
+            data = serialize_graph(triples[: job.max_rows], RDF_FORMAT[job.graph_format], self.prefixes, self._jsonld)
             return Reply(ReplyHead(Status.OK, Kind.GRAPH, len(triples) > job.max_rows), data)
         results_format = ox.QueryResultsFormat.from_media_type(media_type)
         if results_format is None:

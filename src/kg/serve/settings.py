@@ -15,12 +15,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "KG_"
 
 
-def _option(help: str, parse: Callable[[str], Any] = str, repeatable: bool = False, metavar: str = "") -> Any:
-    return {"help": help, "parse": parse, "repeatable": repeatable, "metavar": metavar}
+def _option(
+    help: str, parse: Callable[[str], Any] = str, repeatable: bool = False, metavar: str = "", flag: bool = True
+) -> Any:
+    """A field's metadata; ``flag`` False: environment only (secrets stay off the command line)."""
+    return {"help": help, "parse": parse, "repeatable": repeatable, "metavar": metavar, "flag": flag}
 
 
 def _positive_int(text: str) -> int:
@@ -123,6 +127,27 @@ class ServeSettings:
             metavar="URL",
         ),
     )
+    backend_user: str = field(
+        default="",
+        metadata=_option(
+            "user name for HTTP Basic authentication at --backend (password: KG_BACKEND_PASSWORD or "
+            "--backend-password-file)",
+            metavar="USER",
+        ),
+    )
+    backend_password: str = field(
+        default="", repr=False, metadata=_option("password for --backend-user (environment only)", flag=False)
+    )
+    backend_password_file: Path | None = field(
+        default=None,
+        metadata=_option("a file whose first line is the password for --backend-user", Path, metavar="PATH"),
+    )
+    backend_token: str = field(
+        default="", repr=False, metadata=_option("bearer token for --backend (environment only)", flag=False)
+    )
+    backend_token_file: Path | None = field(
+        default=None, metadata=_option("a file whose first line is a bearer token for --backend", Path, metavar="PATH")
+    )
     log_level: str = field(default="info", metadata=_option("uvicorn log level", metavar="LEVEL"))
 
     @property
@@ -159,6 +184,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per settings field; unset flags stay None so the environment can fill them."""
     for spec in fields(ServeSettings):
         meta = spec.metadata
+        if not meta["flag"]:
+            continue
         default = spec.default_factory() if spec.default is MISSING else spec.default  # type: ignore[misc]
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
         help_text = f"{meta['help']} [env {env_name(spec.name)}" + (f"; default {shown}]" if shown else "]")
@@ -188,7 +215,53 @@ def from_sources(args: argparse.Namespace | None = None, environ: Mapping[str, s
             given = _from_env(spec.name, environ[env_name(spec.name)], spec.metadata)
         if given is not None:
             values[spec.name] = tuple(given) if spec.metadata["repeatable"] else given
-    return ServeSettings(**values)
+    return _with_secrets(ServeSettings(**values))
+
+
+def _with_secrets(settings: ServeSettings) -> ServeSettings:
+    """The backend's password and token read from their files, and its credential options checked."""
+    password = read_secret(
+        settings.backend_password, settings.backend_password_file, "KG_BACKEND_PASSWORD", "--backend-password-file"
+    )
+    token = read_secret(settings.backend_token, settings.backend_token_file, "KG_BACKEND_TOKEN", "--backend-token-file")
+    if (settings.backend_user or password or token) and not settings.backend:
+        raise ValueError("credentials for a SPARQL backend are set, but --backend is not")
+    check_credentials(
+        settings.backend,
+        settings.backend_user,
+        password,
+        token,
+        "--backend-user",
+        "KG_BACKEND_PASSWORD or --backend-password-file",
+    )
+    return replace(settings, backend_password=password, backend_token=token)
+
+
+def read_secret(value: str, path: Path | None, env: str, flag: str) -> str:
+    """``value`` (from the variable ``env``), or the first line of the file at ``path`` (``flag``); not both."""
+    if path is None:
+        return value
+    if value:
+        raise ValueError(f"give {env} or {flag}, not both")
+    try:
+        secret = next(iter(path.read_text("utf-8").splitlines()), "")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{flag}: cannot read {path} ({type(exc).__name__})") from None
+    if not secret:
+        raise ValueError(f"{flag}: the first line of {path} is empty")
+    return secret
+
+
+def check_credentials(url: str, user: str, password: str, token: str, user_flag: str, password_from: str) -> None:
+    """Raise ValueError unless the credentials for ``url`` are one usable set, or none."""
+    if user and token:
+        raise ValueError(f"give {user_flag} (with a password) or a bearer token, not both")
+    if password and not user:
+        raise ValueError(f"a password is set: give the user name too ({user_flag})")
+    if user and not password:
+        raise ValueError(f"{user_flag} needs a password: set {password_from}")
+    if (user or token) and urlsplit(url).username is not None:
+        raise ValueError("the URL holds credentials: give them there or in the options, not both")
 
 
 def _from_env(name: str, text: str, meta: Mapping[str, Any]) -> Any:
