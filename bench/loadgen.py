@@ -11,6 +11,7 @@ import http.client
 import statistics
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
@@ -19,11 +20,20 @@ ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
 
 @dataclass
 class Measurement:
-    """Latencies (seconds) of the answered requests, errors, and the wall time they took."""
+    """Latencies (seconds) of the answered requests, errors by HTTP status (0: no answer), wall time."""
 
     latencies: list[float] = field(default_factory=list)
-    errors: int = 0
+    failures: Counter[int] = field(default_factory=Counter)
     seconds: float = 0.0
+
+    @property
+    def errors(self) -> int:
+        return sum(self.failures.values())
+
+    def error_text(self) -> str:
+        """E.g. ``4 errors (504 x3, 503 x1)``."""
+        by_status = ", ".join(f"{status} x{n}" for status, n in sorted(self.failures.items()))
+        return f"{self.errors} errors" + (f" ({by_status})" if by_status else "")
 
     @property
     def throughput(self) -> float:
@@ -83,7 +93,7 @@ def run(url: str, queries: list[str], clients: int, seconds: float, max_requests
                     if status == 200:
                         result.latencies.append(elapsed)
                     else:
-                        result.errors += 1
+                        result.failures[status] += 1
                 i += 1
         finally:
             connection.close()

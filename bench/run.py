@@ -225,7 +225,7 @@ def measure(url: str, run: ServerRun, mix: dict[str, list[str]], args: argparse.
 def summary(m: loadgen.Measurement) -> str:
     return (
         f"p50 {m.percentile(50) * 1000:8.2f} ms  p95 {m.percentile(95) * 1000:8.2f} ms  "
-        f"{m.throughput:8.1f} q/s  ({len(m.latencies)} ok, {m.errors} errors)"
+        f"{m.throughput:8.1f} q/s  ({len(m.latencies)} ok, {m.error_text()})"
     )
 
 
@@ -477,7 +477,7 @@ def report(data: Path, quads: int, runs: dict[str, ServerRun], checks: dict[str,
         cells += [f"{m.throughput:.1f}" for m in got.values()]
         for a, b in pairs:
             cells += [ratio(got[a].throughput, got[b].throughput), ratio(got[a].percentile(50), got[b].percentile(50))]
-        errors = {n: m.errors for n, m in got.items() if m.errors}
+        errors = {n: m.error_text() for n, m in got.items() if m.errors}
         lines.append(f"| {name} | {clients} | " + " | ".join(cells) + " |" + (f" (errors: {errors})" if errors else ""))
     if checks:
         lines += [
