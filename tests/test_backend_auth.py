@@ -55,12 +55,8 @@ def assert_secret_kept(text: str, *secrets: str) -> None:
 
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oxigraph]:
-    server = Oxigraph(tmp_path_factory.mktemp("oxigraph-auth"))
-    server.start()
-    try:
+    with Oxigraph.running(tmp_path_factory.mktemp("oxigraph-auth")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(scope="module")

@@ -56,8 +56,6 @@ from rdflib.namespace import XSD
 from rdflib.query import Result
 from rdflib.term import Node
 
-from kg.build import run_build
-from kg.config import DATASET_NQ
 from kg.queries import load_queries
 from server import RunningServer, run_server
 
@@ -116,22 +114,15 @@ def test_corpus_is_large_enough() -> None:
 
 
 @pytest.fixture(scope="module")
-def dataset_nq(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("differential") / "dist"
-    assert run_build(dist, quiet=True) == 0, "kg build failed"
-    return dist / DATASET_NQ
+def rdflib_dataset(dataset: Path) -> Dataset:
+    loaded = Dataset(default_union=True)
+    loaded.parse(dataset, format="nquads")
+    return loaded
 
 
 @pytest.fixture(scope="module")
-def rdflib_dataset(dataset_nq: Path) -> Dataset:
-    dataset = Dataset(default_union=True)
-    dataset.parse(dataset_nq, format="nquads")
-    return dataset
-
-
-@pytest.fixture(scope="module")
-def endpoint(dataset_nq: Path) -> Iterator[RunningServer]:
-    with run_server(dataset_nq) as server:
+def endpoint(dataset: Path) -> Iterator[RunningServer]:
+    with run_server(dataset) as server:
         yield server
 
 

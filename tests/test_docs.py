@@ -22,7 +22,6 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import OWL, RDF, RDFS, SKOS
 
 from kg.docs import CONTEXT_JSONLD, DIAGRAM_SVG, INDEX_HTML, our_terms
-from kg.encode.dataset import load_ontology
 from kg.namespaces import AKG, BASE, ONTOLOGY_IRI
 from server import RunningServer, run_server
 
@@ -73,11 +72,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr
     return dist
-
-
-@pytest.fixture(scope="module")
-def ontology() -> Graph:
-    return load_ontology(ROOT / "ontology")
 
 
 @pytest.fixture(scope="module")

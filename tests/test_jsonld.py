@@ -23,8 +23,6 @@ from pyld import jsonld
 from rdflib import Dataset, Graph
 from rdflib.compare import isomorphic
 
-from kg.build import run_build
-from kg.config import DATASET_NQ
 from kg.namespaces import AKG, BASE, GRAPH, sparql_prologue
 from kg.serve.jsonld import Compactor, RemoteContextRefused, context_of
 from server import RunningServer, run_server
@@ -41,13 +39,6 @@ XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("build") / "dist"
-    assert run_build(dist, quiet=True) == 0, "kg build failed (its errors are printed above)"
-    return dist / DATASET_NQ
-
-
-@pytest.fixture(scope="module")
 def embedded(dataset: Path) -> Iterator[RunningServer]:
     with run_server(dataset) as running:
         yield running
@@ -56,14 +47,10 @@ def embedded(dataset: Path) -> Iterator[RunningServer]:
 @pytest.fixture(scope="module")
 def front(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """``kg serve --backend`` on a real ``oxigraph serve`` loaded with the same data."""
-    backend = Oxigraph(tmp_path_factory.mktemp("oxigraph-data"))
-    backend.start()
-    try:
+    with Oxigraph.running(tmp_path_factory.mktemp("oxigraph-data")) as backend:
         assert kg_load("--to", backend.store_url, "--data", str(dataset)).returncode == 0
         with run_server(dataset, "--backend", backend.query_url) as running:
             yield running
-    finally:
-        backend.kill()
 
 
 @pytest.fixture(scope="module", params=["embedded", "front"])

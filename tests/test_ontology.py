@@ -22,7 +22,7 @@ from rdflib.namespace import DCTERMS, OWL, RDF, RDFS, SKOS, XSD
 
 from kg import __version__
 from kg.build import build_dataset
-from kg.encode.dataset import ONTOLOGY_FILES, load_ontology, parse_turtle
+from kg.encode.dataset import ONTOLOGY_FILES, parse_turtle
 from kg.namespaces import AKG, GRAPH, ONTOLOGY_IRI, PREFIXES, VANN, VOCAB
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,12 +72,6 @@ OWL2_DATATYPES = frozenset(
 """The OWL 2 datatype map (OWL 2 Structural Specification, section 4)."""
 CALENDAR_DATATYPES = frozenset({XSD.date, XSD.gYearMonth, XSD.gYear})
 """Outside the OWL 2 datatype map, but what the sources state; the reasoner is told to accept them."""
-
-
-@pytest.fixture(scope="module")
-def ontology() -> Graph:
-    """Core and alignment module together, as the build loads them."""
-    return load_ontology(ONTOLOGY_DIR)
 
 
 @pytest.fixture(scope="module")

@@ -26,9 +26,7 @@ from rdflib.namespace import RDF, RDFS
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.query import Result
 
-from kg.build import run_build
 from kg.cli import main
-from kg.config import DATASET_NQ
 from kg.encode.errors import SourceError
 from kg.namespaces import PREFIXES, SCHEMA, SH
 from kg.queries import (
@@ -58,14 +56,6 @@ VOTE_OPTIONS = {"in favour", "against", "abstention", "absent"}
 
 def by_name(saved: SavedQuery) -> str:
     return saved.name
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The N-Quads of a fresh ``kg build`` (sources, ontology, shapes and queries of this checkout)."""
-    dist = tmp_path_factory.mktemp("build") / "dist"
-    assert run_build(dist, quiet=True) == 0, "kg build failed (its errors are printed above)"
-    return dist / DATASET_NQ
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import redirect_stderr
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,9 +26,7 @@ from rdflib import Graph
 from rdflib.compare import isomorphic
 from rdflib.plugins.sparql import prepareQuery
 
-from kg.build import run_build
 from kg.cli import main
-from kg.config import DATASET_NQ
 from kg.namespaces import AKG, BASE, GRAPH
 from kg.queries import SavedQuery, oxigraph_command, standins
 from kg.serve import stats
@@ -84,6 +82,17 @@ class Oxigraph:
                 raise RuntimeError(f"oxigraph serve did not answer within {READY_SECONDS:g} s")
             time.sleep(0.05)
 
+    @classmethod
+    @contextmanager
+    def running(cls, folder: Path) -> Iterator[Oxigraph]:
+        """A started server on ``folder``, killed on exit."""
+        server = cls(folder)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.kill()
+
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
@@ -122,21 +131,9 @@ def local_counts(dataset: Path) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The N-Quads of a fresh ``kg build`` (what tests/test_queries.py checks its answers on)."""
-    dist = tmp_path_factory.mktemp("build") / "dist"
-    assert run_build(dist, quiet=True) == 0, "kg build failed (its errors are printed above)"
-    return dist / DATASET_NQ
-
-
-@pytest.fixture(scope="module")
 def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Oxigraph]:
-    server = Oxigraph(tmp_path_factory.mktemp("oxigraph-data"))
-    server.start()
-    try:
+    with Oxigraph.running(tmp_path_factory.mktemp("oxigraph-data")) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(scope="module")
@@ -194,9 +191,7 @@ def test_loading_twice_leaves_one_copy(loads: list[Loaded], backend: Oxigraph, d
 def test_update_mode_replaces_graphs_in_chunks_and_keeps_one_copy(
     tmp_path: Path, dataset: Path, loads: list[Loaded]
 ) -> None:
-    server = Oxigraph(tmp_path / "data")
-    server.start()
-    try:
+    with Oxigraph.running(tmp_path / "data") as server:
         args = ["--to", server.base + "/update", "--update", "--query", server.query_url, "--data", str(dataset)]
         for extra in (["--chunk", "100"], ["--replace"]):
             done = kg_load(*args, *extra)
@@ -204,15 +199,11 @@ def test_update_mode_replaces_graphs_in_chunks_and_keeps_one_copy(
         assert "skipped" not in done.stderr  # --replace loads every graph again
         assert f"({len(local_counts(dataset))} loaded, 0 already there)" in done.stderr
         assert server.counts() == local_counts(dataset)
-    finally:
-        server.kill()
 
 
 def test_load_resumes_after_a_partial_load(tmp_path: Path, dataset: Path, loads: list[Loaded]) -> None:
     """A graph missing or cut short on the server is loaded again; complete ones are skipped."""
-    server = Oxigraph(tmp_path / "data")
-    server.start()
-    try:
+    with Oxigraph.running(tmp_path / "data") as server:
         assert kg_load("--to", server.store_url, "--data", str(dataset)).returncode == 0
         want = local_counts(dataset)
         missing, cut = sorted(want)[:2]
@@ -227,8 +218,6 @@ def test_load_resumes_after_a_partial_load(tmp_path: Path, dataset: Path, loads:
         assert f"<{cut}>: {want[cut]} triples loaded" in again.stderr
         assert again.stderr.count("skipped") == len(want) - 2
         assert server.counts() == want
-    finally:
-        server.kill()
 
 
 def test_load_errors_say_what_to_do(tmp_path: Path, dataset: Path) -> None:

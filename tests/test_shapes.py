@@ -19,7 +19,6 @@ from rdflib.namespace import RDF, RDFS
 from rdflib.term import Node
 
 from kg.build import build_dataset
-from kg.encode.dataset import SHAPES_FILE, load_ontology, parse_turtle
 from kg.namespaces import SH, SHAPES
 from kg.validate import Report, validate_dataset
 
@@ -84,16 +83,6 @@ def failed_shapes(report: Report, catalogue: list[Template]) -> set[tuple[str, s
         assert parsed["level"] == level, f"{shape} reported at {parsed['level']}, declared {level}: {line}"
         failed.add((shape, level))
     return failed
-
-
-@pytest.fixture(scope="module")
-def shapes() -> Graph:
-    return parse_turtle(ONTOLOGY_DIR / SHAPES_FILE)
-
-
-@pytest.fixture(scope="module")
-def ontology() -> Graph:
-    return load_ontology(ONTOLOGY_DIR)
 
 
 @pytest.fixture(scope="module")

@@ -15,9 +15,6 @@ from pathlib import Path
 import pytest
 from rdflib import Dataset, Graph
 
-from kg.build import run_build
-from kg.config import DATASET_NQ
-from kg.encode.dataset import SHAPES_FILE, load_ontology, parse_turtle
 from kg.rdf_input import load_rdf_files
 from kg.validate import Result, engine_results, flatten, validate_files
 from kg.validate_fast import read_files, text_results
@@ -35,26 +32,9 @@ Outcome = tuple[bool, list[Result]]
 
 
 @pytest.fixture(scope="module")
-def shapes() -> Graph:
-    return parse_turtle(ONTOLOGY_DIR / SHAPES_FILE)
-
-
-@pytest.fixture(scope="module")
-def ontology() -> Graph:
-    return load_ontology(ONTOLOGY_DIR)
-
-
-@pytest.fixture(scope="module")
-def real(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("engines") / "dist"
-    assert run_build(dist, quiet=True) == 0
-    return dist / DATASET_NQ
-
-
-@pytest.fixture(scope="module")
-def generated(real: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def generated(dataset: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("engines") / "bench-10k.nq"
-    quads, documents = generate.write_nquads(out, 10_000, 1, real)
+    quads, documents = generate.write_nquads(out, 10_000, 1, dataset)
     assert quads >= 10_000 and documents > 1
     return out
 
@@ -93,11 +73,11 @@ def test_fixture_gives_pyshacls_results(fixture: Path, shapes: Graph, ontology: 
     assert_same(reference, fast_on_files(files, shapes))  # read by Oxigraph's TriG parser
 
 
-def test_real_dataset_gives_pyshacls_results(real: Path, shapes: Graph, ontology: Graph) -> None:
-    reference, fast = on_files([real], shapes, ontology)
+def test_real_dataset_gives_pyshacls_results(dataset: Path, shapes: Graph, ontology: Graph) -> None:
+    reference, fast = on_files([dataset], shapes, ontology)
     assert reference[0] and reference[1], "the real dataset conforms, with warnings and infos"
     assert_same(reference, fast)
-    assert validate_files([real], "fast") == validate_files([real], "pyshacl")  # same report lines
+    assert validate_files([dataset], "fast") == validate_files([dataset], "pyshacl")  # same report lines
 
 
 def test_generated_graph_gives_pyshacls_results(generated: Path, shapes: Graph, ontology: Graph) -> None:
