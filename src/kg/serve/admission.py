@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from kg.serve.errors import HttpError
+from kg.serve.ipc import Job, Reply
 
 
 class Admission:
@@ -30,3 +32,27 @@ class Admission:
             yield
         finally:
             self.admitted -= 1
+
+
+class AdmittedBackend(ABC):
+    """A query backend behind admission control and a default time limit (the worker pool, a remote engine)."""
+
+    def __init__(self, max_concurrent: int, timeout: float) -> None:
+        self.max_concurrent = max_concurrent
+        self.timeout = timeout
+        self.admission = Admission(max_concurrent)
+
+    @property
+    def busy(self) -> int:
+        """Queries admitted now (running or waiting)."""
+        return self.admission.admitted
+
+    async def execute(self, job: Job, timeout: float | None = None) -> Reply:
+        """Evaluate ``job`` within ``timeout`` (default: the backend's); HttpError 503 when full."""
+        limit = self.timeout if timeout is None else timeout
+        with self.admission.slot():
+            return await self._run(job, limit)
+
+    @abstractmethod
+    async def _run(self, job: Job, limit: float) -> Reply:
+        """Evaluate one admitted job within ``limit`` seconds, errors mapped to HttpError."""

@@ -35,12 +35,12 @@ import httpx
 import pyoxigraph as ox
 
 from kg.serve import guard
-from kg.serve.admission import Admission
+from kg.serve.admission import AdmittedBackend
 from kg.serve.errors import HttpError
 from kg.serve.formats import JSONLD, RDF_FORMAT, RESULTS_FORMAT
 from kg.serve.formats import NTRIPLES as NTRIPLES_FORMAT
 from kg.serve.ipc import Job, Kind, Reply, ReplyHead, Status
-from kg.serve.jsonld import ONTOLOGY_QUERY, Compactor, context_of, context_url, serialize_graph
+from kg.serve.jsonld import ONTOLOGY_QUERY, Compactor, compactor_from_ntriples, serialize_graph
 from kg.serve.settings import ServeSettings
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def without_credentials(url: str) -> str:
     return str(httpx.URL(url).copy_with(username=None, password=None))
 
 
-class RemoteBackend:
+class RemoteBackend(AdmittedBackend):
     """Evaluates jobs on a remote SPARQL endpoint, within our time, concurrency and row bounds."""
 
     def __init__(
@@ -106,14 +106,12 @@ class RemoteBackend:
         timeout: float,
         auth: httpx.Auth | None = None,
     ) -> None:
+        super().__init__(max_concurrent, timeout)
         self.url = url
         self.auth = auth
         self.base_iri = base_iri
         self.allow_service = allow_service
         self.prefixes = prefixes
-        self.max_concurrent = max_concurrent
-        self.timeout = timeout
-        self.admission = Admission(max_concurrent)
         self._client: httpx.AsyncClient | None = None
         self._compactor: Compactor | None = None
 
@@ -136,17 +134,6 @@ class RemoteBackend:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-
-    @property
-    def busy(self) -> int:
-        """Queries admitted now."""
-        return self.admission.admitted
-
-    async def execute(self, job: Job, timeout: float | None = None) -> Reply:
-        """Evaluate ``job`` on the engine; raises HttpError 503 when full or unreachable, 504 past the limit."""
-        limit = self.timeout if timeout is None else timeout
-        with self.admission.slot():
-            return await self._run(job, limit)
 
     async def _run(self, job: Job, limit: float) -> Reply:
         """Guards, then the engine, with its errors and our time limit mapped to HttpError."""
@@ -215,8 +202,7 @@ class RemoteBackend:
         reply = await self._ask(Job(ONTOLOGY_QUERY, None, None, NTRIPLES_FORMAT.key))
         if reply.head.status != Status.OK:
             raise HttpError(502, f"The JSON-LD context could not be made: {reply.head.message}")
-        ontology = ox.parse(reply.body, format=ox.RdfFormat.N_TRIPLES)
-        self._compactor = Compactor(context_url(self.base_iri), context_of(ontology))  # type: ignore[arg-type]
+        self._compactor = compactor_from_ntriples(self.base_iri, reply.body)
 
     def _jsonld(self) -> Compactor:
         assert self._compactor is not None, "_load_context() first"

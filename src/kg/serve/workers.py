@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kg.namespaces import PREFIXES
-from kg.serve.admission import Admission
+from kg.serve.admission import AdmittedBackend
 from kg.serve.errors import HttpError
 from kg.serve.ipc import OPEN, Job, Reply, Status, read_reply, send_job
 
@@ -157,17 +157,15 @@ class Worker:
             return None
 
 
-class WorkerPool:
+class WorkerPool(AdmittedBackend):
     """Evaluates jobs on a fixed number of workers, within time, memory and concurrency bounds."""
 
     def __init__(self, config: WorkerConfig, size: int, max_concurrent: int, timeout: float) -> None:
+        super().__init__(max_concurrent, timeout)
         self.config = config
         self.size = size
-        self.max_concurrent = max_concurrent
-        self.timeout = timeout
         self.workers: set[Worker] = set()
         self._idle: asyncio.LifoQueue[Worker] = asyncio.LifoQueue()  # the warmest worker first
-        self.admission = Admission(max_concurrent)
         self._tasks: set[asyncio.Task[None]] = set()
         self._spawned: list[Worker] = []
         self._closed = False
@@ -217,18 +215,8 @@ class WorkerPool:
         await asyncio.gather(*(w.exit_code() for w in self.workers), return_exceptions=True)
         self.workers.clear()
 
-    @property
-    def busy(self) -> int:
-        """Queries admitted now (running or waiting)."""
-        return self.admission.admitted
-
-    async def execute(self, job: Job, timeout: float | None = None) -> Reply:
-        """Evaluate ``job``; raises HttpError: 503 when full or on failure, 504 past the time limit."""
-        limit = self.timeout if timeout is None else timeout
-        with self.admission.slot():
-            return await self._execute(job, limit)
-
-    async def _execute(self, job: Job, limit: float) -> Reply:
+    async def _run(self, job: Job, limit: float) -> Reply:
+        """On the warmest idle worker: 503 on failure or no worker in time, 504 past the time limit."""
         worker: Worker | None = None
         try:
             async with asyncio.timeout(limit):  # one timer for the wait and the run
