@@ -37,11 +37,10 @@ def run(args: argparse.Namespace) -> int:
 
             settings = data_settings(settings)  # the project's dist/, built first if missing
         if settings.backend:
-            import httpx
-
             from kg.serve.app import create_app
+            from kg.serve.remote import without_credentials
 
-            shown = httpx.URL(settings.backend).copy_with(username=None, password=None)
+            shown = without_credentials(settings.backend)
             print(f"kg serve: queries go to the SPARQL backend {shown}", file=sys.stderr, flush=True)
             _run(_server(create_app(settings), settings), settings)
             return 0

@@ -17,7 +17,7 @@ from kg.namespaces import bind_all
 from kg.serve.engine import PoolRunner
 from kg.serve.errors import HttpError
 from kg.serve.formats import GRAPH_FORMATS, JSONLD, NTRIPLES, TURTLE, accepts, by_name, choose
-from kg.serve.jsonld import ONTOLOGY_QUERY, Compactor, context_of, context_url
+from kg.serve.jsonld import ONTOLOGY_QUERY, Compactor, compactor_from_ntriples
 from kg.serve.representations import HTML, Format
 
 RDFLIB_FORMAT = {
@@ -64,8 +64,7 @@ async def _compactor(state: State, endpoint_url: str) -> Compactor:
     """The context made from the served ontology (as the served context is), once per application."""
     if getattr(state, "jsonld_compactor", None) is None:
         ontology = await PoolRunner(state).construct(ONTOLOGY_QUERY, NTRIPLES.media_type)
-        triples = ox.parse(ontology, format=ox.RdfFormat.N_TRIPLES)
-        state.jsonld_compactor = Compactor(context_url(endpoint_url), context_of(triples))  # type: ignore[arg-type]
+        state.jsonld_compactor = compactor_from_ntriples(endpoint_url, ontology)
     return state.jsonld_compactor
 
 

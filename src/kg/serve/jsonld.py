@@ -38,12 +38,21 @@ def context_url(endpoint_url: str) -> str:
 
 def context_of(ontology: Iterable[ox.Triple]) -> dict[str, Any]:
     """The value of ``"@context"`` in the served context document, made from the ontology's triples."""
+    return context_of_ntriples(ox.serialize(ontology, format=ox.RdfFormat.N_TRIPLES) or b"")
+
+
+def context_of_ntriples(ontology: bytes) -> dict[str, Any]:
+    """:func:`context_of` for the ontology as N-Triples (what :data:`ONTOLOGY_QUERY` answers)."""
     from rdflib import Graph
 
     from kg.docs import jsonld_context
 
-    graph = Graph().parse(data=ox.serialize(ontology, format=ox.RdfFormat.N_TRIPLES) or b"", format="nt")
-    return jsonld_context(graph)["@context"]
+    return jsonld_context(Graph().parse(data=ontology, format="nt"))["@context"]
+
+
+def compactor_from_ntriples(endpoint_url: str, ontology: bytes) -> Compactor:
+    """The compactor for the server at ``endpoint_url``, its context made from the ontology's N-Triples."""
+    return Compactor(context_url(endpoint_url), context_of_ntriples(ontology))
 
 
 class RemoteContextRefused(ValueError):

@@ -25,7 +25,7 @@ from kg.namespaces import GRAPH, PREFIXES
 from kg.serve.engine import PoolRunner
 from kg.serve.errors import HttpError
 from kg.serve.formats import GRAPH_FORMATS, NTRIPLES, RDF_FORMAT
-from kg.serve.jsonld import ONTOLOGY_QUERY, Compactor, context_of, context_url, serialize_graph
+from kg.serve.jsonld import ONTOLOGY_QUERY, Compactor, compactor_from_ntriples, serialize_graph
 from kg.serve.neighbourhood import QueryRunner
 
 SHAPES_GRAPH = str(GRAPH["shapes"])
@@ -63,8 +63,7 @@ class ShapesRunner:
         store = ox.Store()
         store.load(path=str(self.path), format=ox.RdfFormat.TURTLE, to_graph=ox.NamedNode(SHAPES_GRAPH))
         store.load(ontology, format=ox.RdfFormat.N_TRIPLES, to_graph=ox.NamedNode(str(GRAPH["ontology"])))
-        triples = ox.parse(ontology, format=ox.RdfFormat.N_TRIPLES)
-        self._compactor = Compactor(context_url(self.endpoint_url), context_of(triples))  # type: ignore[arg-type]
+        self._compactor = compactor_from_ntriples(self.endpoint_url, ontology)
         return store
 
     async def select(self, query: str) -> list[dict[str, Any]]:
