@@ -394,17 +394,24 @@ def test_serve_refuses_a_malformed_file_with_its_location(tmp_path: Path) -> Non
     assert "Traceback" not in result.stderr
 
 
+def loaded(folder: Path, files: list[Path]) -> bool:
+    """Open ``folder`` as a kept store of ``files`` (as ``kg serve --store`` does); True if it loaded."""
+    with store.loading_store(files, folder) as loading:
+        loading.wait()
+        return loading.process is not None
+
+
 def test_a_kept_store_is_reused_until_its_files_change(tmp_path: Path) -> None:
     data = tmp_path / "data.trig"
     data.write_bytes(MINI.read_bytes())
     folder = tmp_path / "store"
-    assert store.prepare(folder, [data]) is True
-    assert store.prepare(folder, [data]) is False
+    assert loaded(folder, [data]) is True
+    assert loaded(folder, [data]) is False
     data.write_bytes(MINI.read_bytes() + b"\n<http://x/g> { <http://x/s> <http://x/p> 1 . }\n")
-    assert store.prepare(folder, [data]) is True
+    assert loaded(folder, [data]) is True
     other = tmp_path / "not-a-store"
     other.mkdir()
     (other / "precious.txt").write_text("keep me")
     with pytest.raises(store.LoadError, match="not touching it"):
-        store.prepare(other, [data])
+        loaded(other, [data])
     assert (other / "precious.txt").read_text() == "keep me"

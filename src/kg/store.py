@@ -127,11 +127,6 @@ class Loading:
             self.process.wait()
 
 
-def load_in_child(folder: Path, files: Sequence[Path]) -> None:
-    """:func:`load` in a child process, waiting for it."""
-    Loading(folder, files).wait()
-
-
 def is_current(folder: Path, files: Sequence[Path]) -> bool:
     """Whether ``folder`` holds a store loaded from exactly these files, unchanged since."""
     marker = folder / MARKER
@@ -149,15 +144,6 @@ def _clear(folder: Path) -> None:
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MARKER).write_text("null", "utf-8")  # ours, not loaded yet: cleared again next time if cut short
-
-
-def prepare(folder: Path, files: Sequence[Path]) -> bool:
-    """Make ``folder`` a store of ``files``, reloading only if they changed; True if it loaded."""
-    if is_current(folder, files):
-        return False
-    _clear(folder)
-    load_in_child(folder, files)
-    return True
 
 
 @contextmanager
