@@ -4,14 +4,17 @@ the service description, VoID and the OpenAPI schema."""
 from __future__ import annotations
 
 import json
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import httpx
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
 from kg.namespaces import GRAPH, SD, VOID
+from kg.serve.protocol import percent_decode
 from results import parse_results, rows
 from server import RunningServer
 
@@ -75,6 +78,18 @@ def test_form_is_decoded_exactly_once(sparql_url: str, text: str) -> None:
     query = f'SELECT ?x {{ BIND("{text}" AS ?x) }}'
     for response in (httpx.post(sparql_url, data={"query": query}), httpx.get(sparql_url, params={"query": query})):
         assert str(next(iter(answer(response)))[0]) == text
+
+
+ESCAPES = [b"%41", b"%5C", b"%5c%78%34%31", b"%C3%A9", b"%", b"%4", b"%g1", b"+", b"a", b"x41", b"\\", b"\\a", b"\\x41"]
+
+
+@example(b"%41\\a")
+@example(b"\\x41%zz")
+@example(b"%5Cx41")
+@given(st.lists(st.sampled_from(ESCAPES)).map(b"".join))
+def test_percent_decoding_is_the_standard_librarys(raw: bytes) -> None:
+    """The fast decoder gives what urllib.parse does, on escapes, stray % and backslashes alike."""
+    assert percent_decode(raw) == unquote_to_bytes(raw)
 
 
 def test_relative_iris_resolve_against_the_endpoint(sparql_url: str) -> None:
@@ -205,6 +220,42 @@ def test_errors_in_plain_text_for_clients_that_prefer_it(sparql_url: str) -> Non
     assert response.status_code == 400
     assert response.headers["content-type"] == "text/plain; charset=utf-8"
     assert response.text.startswith("400 Bad Request: Syntax error")
+
+
+# Cross-origin requests: the same CORS headers on the query path as everywhere else.
+
+ORIGIN = {"origin": "https://example.org"}
+EXPOSED = {"x-kg-row-limit", "x-kg-truncated", "retry-after"}
+
+
+@pytest.mark.parametrize(
+    "request_args",
+    [
+        {"method": "GET", "url": "/sparql", "params": {"query": "ASK {}"}},
+        {"method": "POST", "url": "/sparql/", "data": {"query": "SELECT * {} LIMIT 1"}},
+        {"method": "GET", "url": "/sparql", "params": {"query": "ASK {"}},  # an error
+        {"method": "GET", "url": "/.well-known/void"},  # not a query: the application's middleware
+    ],
+)
+def test_cross_origin_requests_may_read_the_answer(server: RunningServer, request_args: dict) -> None:
+    args = {**request_args, "url": server.base_url + request_args["url"]}
+    response = httpx.request(**args, headers=ORIGIN)
+    assert response.headers["access-control-allow-origin"] == "*"
+    exposed = {name.strip().lower() for name in response.headers["access-control-expose-headers"].split(",")}
+    assert exposed == EXPOSED
+    assert {"accept", "origin"} <= {v.strip().lower() for v in response.headers["vary"].split(",")}
+    without = httpx.request(**args)
+    assert "access-control-allow-origin" not in without.headers
+    assert "origin" in without.headers["vary"].lower()  # caches keep the two apart
+    assert without.content == response.content
+
+
+def test_cross_origin_preflight_allows_get_and_post(sparql_url: str) -> None:
+    headers = {**ORIGIN, "access-control-request-method": "POST", "access-control-request-headers": "content-type"}
+    response = httpx.options(sparql_url, headers=headers)
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert {m.strip() for m in response.headers["access-control-allow-methods"].split(",")} == {"GET", "POST"}
 
 
 # Descriptions: the service description at /sparql, VoID at /.well-known/void, the dumps.
