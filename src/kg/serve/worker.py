@@ -42,7 +42,7 @@ import pyoxigraph as ox
 
 from kg.serve import guard
 from kg.serve.formats import RDF_FORMAT, RESULTS_FORMAT
-from kg.serve.ipc import Job, Kind, ReplyHead, Status, receive_job, send_reply, wait_for_open
+from kg.serve.ipc import Job, JobReader, Kind, ReplyHead, Status, send_reply
 from kg.store import die_with_parent
 
 if TYPE_CHECKING:
@@ -224,23 +224,24 @@ def main(argv: list[str]) -> int:
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us; Ctrl-C is for it
     sock = socket.socket(fileno=config["fd"])
-    if not wait_for_open(sock):  # started while the store loads: imports done, wait for it
+    jobs = JobReader(sock)
+    if not jobs.wait_for_open():  # started while the store loads: imports done, wait for it
         return 0
     store = ox.Store.read_only(config["store"])
     evaluator = Evaluator(store, config["base_iri"], tuple(config["allow_service"]), config["prefixes"])
     # Deep recursion (long expression or UNION chains) overflows the 8 MiB main stack and kills
     # the process; jobs run on a thread with a large stack, reserved before memory is capped.
     threading.stack_size(STACK_BYTES)
-    runner = threading.Thread(target=_serve, args=(sock, evaluator), name="queries")
+    runner = threading.Thread(target=_serve, args=(sock, jobs, evaluator), name="queries")
     runner.start()
     _cap_memory(config["memory_limit_mb"])
     runner.join()
     return 0
 
 
-def _serve(sock: socket.socket, evaluator: Evaluator) -> None:
+def _serve(sock: socket.socket, jobs: JobReader, evaluator: Evaluator) -> None:
     send_reply(sock, ReplyHead(Status.OK, message=str(os.getpid())))
-    while (job := receive_job(sock)) is not None:
+    while (job := jobs.next_job()) is not None:
         head, body = evaluator.run(job)
         send_reply(sock, head, body)
 

@@ -42,12 +42,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from kg.namespaces import PREFIXES
 from kg.serve.admission import AdmittedBackend
 from kg.serve.errors import HttpError
-from kg.serve.ipc import OPEN, Job, Reply, Status, read_reply, send_job
+from kg.serve.ipc import OPEN, Job, Reply, ReplyAssembler, Status, job_frame
 
 if TYPE_CHECKING:
     from kg.serve.settings import ServeSettings
@@ -74,14 +74,57 @@ class WorkerFailed(Exception):
     """The worker process ended while it held a job (or would not start)."""
 
 
+class _Channel(asyncio.Protocol):
+    """The server's end of a worker's socket: writes jobs, assembles each reply as its bytes arrive."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.assembler = ReplyAssembler()
+        self.pending: asyncio.Future[Reply] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
+
+    def request(self, payload: bytes) -> asyncio.Future[Reply]:
+        """Send ``payload``; the future of the worker's reply to it."""
+        assert self.transport is not None and self.pending is None, "one reply at a time"
+        self.pending = asyncio.get_running_loop().create_future()
+        if self.transport.is_closing():
+            self.pending.set_exception(ConnectionResetError("the query worker's socket is closed"))
+        else:
+            self.transport.write(payload)
+        return self.pending
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            reply = self.assembler.feed(data)
+        except ValueError as exc:
+            self._settle(exc)
+            return
+        if reply is not None:
+            self._settle(reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._settle(ConnectionResetError("the query worker ended"))
+
+    def _settle(self, outcome: Reply | Exception) -> None:
+        pending, self.pending = self.pending, None
+        if pending is not None and not pending.done():
+            if isinstance(outcome, Reply):
+                pending.set_result(outcome)
+            else:
+                pending.set_exception(outcome)
+        elif not isinstance(outcome, ConnectionError) and self.transport is not None:
+            self.transport.close()  # bytes nobody asked for: this worker is not trusted again
+
+
 class Worker:
     """One worker process and the server's end of its socket."""
 
     def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
         self.process = process
         self.sock = sock
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
+        self.channel: _Channel | None = None
         self.killed = False
 
     @classmethod
@@ -114,11 +157,9 @@ class Worker:
         """Tell the worker to open the (loaded) store; returns once it is ready for jobs."""
         try:
             async with asyncio.timeout(STARTUP_SECONDS):
-                self.reader, self.writer = await asyncio.open_connection(sock=self.sock)
-                self.writer.write(OPEN)
-                await self.writer.drain()
-                ready = await read_reply(self.reader)
-        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
+                _, self.channel = await asyncio.get_running_loop().connect_accepted_socket(_Channel, self.sock)
+                ready = await self.channel.request(OPEN)
+        except (TimeoutError, ConnectionError, ValueError) as exc:
             self.kill()
             raise WorkerFailed(f"a query worker did not start (exit code {self.process.poll()})") from exc
         if ready.head.status != Status.OK:
@@ -135,17 +176,17 @@ class Worker:
         return self.process.pid
 
     async def run(self, job: Job) -> Reply:
-        assert self.reader is not None and self.writer is not None, "open() first"
-        await send_job(self.writer, job)
-        return await read_reply(self.reader)
+        """The worker's reply to ``job``; ConnectionError if the worker died, ValueError if the reply is garbled."""
+        assert self.channel is not None, "open() first"
+        return await self.channel.request(job_frame(job))
 
     def kill(self) -> None:
         """End the process now (SIGKILL) and close our end of the socket."""
         self.killed = True
         if self.process.poll() is None:
             self.process.kill()
-        if self.writer is not None:
-            self.writer.close()
+        if self.channel is not None and self.channel.transport is not None:
+            self.channel.transport.close()
         else:
             self.sock.close()
 
@@ -234,8 +275,8 @@ class WorkerPool(AdmittedBackend):
             raise HttpError(
                 504, f"The query ran longer than the time limit of {limit:g} s and was stopped.", timeout_seconds=limit
             ) from None
-        except (asyncio.IncompleteReadError, ConnectionError):
-            assert worker is not None, "only a worker's socket raises these"
+        except ConnectionError:
+            assert worker is not None, "only a worker's socket raises this"
             code = await worker.exit_code()
             self._replace(worker)
             raise self._failure(code) from None
