@@ -14,11 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 from rdflib import Dataset
 
 from kg import store
 from kg.serve import guard
 from kg.serve.settings import ServeSettings, from_sources
+from kg.serve.worker import HEADER_LINES, ROW_MARKERS, _Full, _RowCounter
 from listener import Listener
 from results import parse_results, rows
 from server import RunningServer, run_server
@@ -198,6 +201,35 @@ def test_row_cap_is_exact_with_tricky_literals(url: str, accept: str, count: int
     assert response.headers["x-kg-truncated"] == ("true" if count > MAX_ROWS else "false")
     if accept != "text/csv":
         assert len(parse_results(response.content, accept)) == min(count, MAX_ROWS)
+
+
+ROW_PIECES = [b"[{", b",{", b"<result>", b"\n", b"<res", b"ult>", b"{", b",", b"x" * 50]
+
+
+@example(key="json", pieces=[b"[{", b",{", b",{"], chunk=1, above=True)  # markers only: just long enough to count
+@example(key="xml", pieces=[b"<result>"] * 3, chunk=3, above=True)
+@example(key="tsv", pieces=[b"\n"] * 4, chunk=2, above=True)
+@given(
+    key=st.sampled_from(sorted(ROW_MARKERS)),
+    pieces=st.lists(st.sampled_from(ROW_PIECES)),
+    chunk=st.integers(min_value=1, max_value=64),
+    above=st.booleans(),
+)
+def test_the_row_counter_stops_exactly_past_the_cap(key: str, pieces: list[bytes], chunk: int, above: bool) -> None:
+    """However Oxigraph's output is cut into chunks (markers split across chunks included), and whether
+    or not it is long enough to be counted at all, the writer stops when, and only when, more markers
+    than the cap were written: checked with the cap one below and at the number written."""
+    output = b"".join(pieces)
+    markers = sum(output.count(marker) for marker in ROW_MARKERS[key])
+    counter = _RowCounter(key, max(0, markers - HEADER_LINES[key] - (1 if above else 0)))
+    stopped = False
+    for start in range(0, len(output), chunk):
+        try:
+            counter.write(output[start : start + chunk])
+        except _Full:
+            stopped = True
+            break
+    assert stopped == (markers > counter.limit)
 
 
 def test_graph_results_are_capped_too(url: str) -> None:

@@ -27,7 +27,6 @@ serialises the query natively. Results are capped at ``max_rows``:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import resource
@@ -64,25 +63,47 @@ class _Full(Exception):
 
 
 class _RowCounter:
-    """A writer for Oxigraph's serialiser that counts rows and stops past ``limit``."""
+    """A writer for Oxigraph's serialiser that counts rows and stops past ``limit``.
+
+    The markers of one format have one length ``n``. Counting costs ~7 us per 8 KiB chunk (a
+    360 KB answer: 0.6 ms, 2 % of its query), so chunks are only counted once the output is long
+    enough to hold more than ``limit`` markers (``n`` bytes each): most answers are never counted.
+    A marker cut by a chunk boundary is found in the last ``n - 1`` bytes counted before
+    (``tail``) followed by the first ``n - 1`` of the chunk, and nothing found there was counted
+    before. No chunk is copied or concatenated."""
 
     def __init__(self, key: str, limit: int) -> None:
         self.markers = ROW_MARKERS[key]
-        self.overlap = max(len(m) for m in self.markers) - 1
+        self.overlap = len(self.markers[0]) - 1
+        assert all(len(m) == self.overlap + 1 for m in self.markers), "one marker length per format"
         self.limit = limit + HEADER_LINES[key]
+        self.uncountable = len(self.markers[0]) * (self.limit + 1)
+        """Output shorter than this cannot hold more than ``limit`` markers."""
         self.chunks: list[bytes] = []
+        self.size = 0
+        self.counted = 0
+        """How many of ``chunks`` are counted in ``count``."""
         self.count = 0
         self.tail = b""
 
     def write(self, chunk: bytes) -> int:
-        data = bytes(chunk)
-        window = self.tail + data
-        self.count += sum(window.count(m) for m in self.markers)
-        self.tail = window[-self.overlap :] if self.overlap else b""
+        data = bytes(chunk)  # no copy: Oxigraph hands over bytes
         self.chunks.append(data)
-        if self.count > self.limit:
-            raise _Full
+        self.size += len(data)
+        if self.size >= self.uncountable:
+            for counted in self.chunks[self.counted :]:
+                self._count(counted)
+            self.counted = len(self.chunks)
+            if self.count > self.limit:
+                raise _Full
         return len(data)
+
+    def _count(self, data: bytes) -> None:
+        self.count += sum(data.count(m) for m in self.markers)
+        if self.overlap:
+            seam = self.tail + data[: self.overlap]
+            self.count += sum(seam.count(m) for m in self.markers)
+            self.tail = (self.tail + data[-self.overlap :])[-self.overlap :]
 
     def flush(self) -> None:
         pass
@@ -187,10 +208,12 @@ class Evaluator:
         # Over the cap (or possibly so): rows again, exactly, as TSV; then the chosen format.
         again = self._query(job, guard.inspect(job.query, self.base_iri).has_dataset_clause)
         exact = _RowCounter("tsv", job.max_rows)
-        with contextlib.suppress(_Full):
+        try:
             again.serialize(exact, format=ox.QueryResultsFormat.TSV)
+            truncated = False
+        except _Full:  # more than max_rows rows, exactly: a TSV row is a line
+            truncated = True
         data = b"".join(exact.chunks)
-        truncated = exact.count > exact.limit
         if truncated:
             data = _cut_tsv(data, job.max_rows)
         rows = ox.parse_query_results(data, format=ox.QueryResultsFormat.TSV)
