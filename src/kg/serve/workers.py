@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STARTUP_SECONDS = 60.0
+SEND_BUFFER_BYTES = 4 * 1024 * 1024
 MEMORY_DEATHS = {-signal.SIGABRT, -signal.SIGKILL}
 """How a worker over its memory cap ends: Rust aborts on a failed allocation; the kernel's OOM killer kills."""
 
@@ -131,6 +132,10 @@ class Worker:
     def spawn(cls, config: WorkerConfig) -> Worker:
         """Start the process; it imports its modules, then waits for :meth:`open` (the store may be loading)."""
         ours, theirs = socket.socketpair()
+        # Room for a large answer in one send: with the default 208 KiB a 360 KB answer goes in
+        # pieces, each waking the server (3.0 context switches per query instead of 2.5, measured at
+        # 8 clients). Linux caps the size at net.core.wmem_max.
+        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         settings = {
             "fd": theirs.fileno(),
             "store": str(config.store),
