@@ -26,6 +26,16 @@ class Measurement:
     failures: Counter[int] = field(default_factory=Counter)
     seconds: float = 0.0
 
+    @classmethod
+    def combine(cls, parts: list[Measurement]) -> Measurement:
+        """The measurements of several turns as one: latencies pooled, errors and seconds added."""
+        whole = cls()
+        for part in parts:
+            whole.latencies += part.latencies
+            whole.failures.update(part.failures)
+            whole.seconds += part.seconds
+        return whole
+
     @property
     def errors(self) -> int:
         return sum(self.failures.values())

@@ -4,9 +4,10 @@
     python bench/run.py --data /tmp/bench-1m.nq --no-shacl
     python bench/run.py --data /tmp/bench-1m.nq --backend all   # also kg serve --backend
 
-``--backend`` picks the setups, one after the other: ``embedded`` (``kg serve --data``, its own
-store), ``remote`` (``kg serve --backend`` in front of a fresh ``oxigraph serve``, loaded with
-``kg load --to``) and ``oxigraph`` (``oxigraph serve`` alone, loaded offline with ``oxigraph load``).
+``--backend`` picks the setups, started one after the other and then measured in turns (see
+:func:`measure`): ``embedded`` (``kg serve --data``, its own store), ``remote`` (``kg serve
+--backend`` in front of a fresh ``oxigraph serve``, loaded with ``kg load --to``) and ``oxigraph``
+(``oxigraph serve`` alone, on a store made offline by ``oxigraph load`` and ``oxigraph optimize``).
 For each, in one run: load time, time until it answers, p50/p95 latency and throughput at
 1 and 8 clients for each query of a fixed mix, peak memory of the process tree (RSS, and PSS,
 which splits shared pages between the processes mapping them; see :class:`MemorySampler`; the
@@ -32,7 +33,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -204,13 +205,36 @@ def started(command: list[str], url: str, run: ServerRun) -> Iterator[MemorySamp
             process.wait()
 
 
-def measure(url: str, run: ServerRun, mix: dict[str, list[str]], args: argparse.Namespace) -> None:
+def measure(servers: dict[str, tuple[str, ServerRun]], mix: dict[str, list[str]], args: argparse.Namespace) -> None:
+    """Every query of the mix at 1 and 8 clients on every server, interleaved: ``--rounds`` turns,
+    each server measured in turn for its share of ``--seconds`` (the order alternating), so a drift
+    in the machine's speed (a shared host: 10-25 % over minutes) falls on all servers alike. A
+    query slower than a turn's share is measured in one turn. Then, per server, ``ASK {}`` while a
+    heavy query runs."""
     for name, queries in mix.items():
-        for query in queries:  # warm-up: each query once
-            loadgen.run(url, [query], 1, args.seconds, 1)
+        began = time.perf_counter()
+        for url, _ in servers.values():
+            for query in queries:  # warm-up: each query once
+                loadgen.run(url, [query], 1, args.seconds, 1)
+        warm_up = (time.perf_counter() - began) / len(servers)
+        rounds = args.rounds if warm_up * 4 <= args.seconds / args.rounds else 1
         for clients in (1, 8):
-            run.results[(name, clients)] = loadgen.run(url, queries, clients, args.seconds, args.max_requests)
-            print(f"  {run.name:8} {name:13} x{clients}: {summary(run.results[(name, clients)])}", flush=True)
+            parts: dict[str, list[loadgen.Measurement]] = {setup: [] for setup in servers}
+            for turn in range(rounds):
+                order = list(servers) if turn % 2 == 0 else list(reversed(servers))
+                for setup in order:
+                    url, _ = servers[setup]
+                    share = loadgen.run(url, queries, clients, args.seconds / rounds, args.max_requests // rounds)
+                    parts[setup].append(share)
+            for setup, (_, run) in servers.items():
+                run.results[(name, clients)] = loadgen.Measurement.combine(parts[setup])
+                print(f"  {setup:8} {name:13} x{clients}: {summary(run.results[(name, clients)])}", flush=True)
+    for url, run in servers.values():
+        ask_while_busy(url, run)
+
+
+def ask_while_busy(url: str, run: ServerRun) -> None:
+    """The slowest of five ``ASK {}`` sent while a heavy query runs."""
     heavy = threading.Thread(target=loadgen.run, args=(url, [PROLOGUE + HEAVY], 1, 20.0, 1), daemon=True)
     heavy.start()
     time.sleep(0.5)
@@ -220,6 +244,7 @@ def measure(url: str, run: ServerRun, mix: dict[str, list[str]], args: argparse.
         probe.query(TRIVIAL)
         run.ask_under_load.append(time.perf_counter() - begin)
     probe.close()
+    heavy.join()
 
 
 def summary(m: loadgen.Measurement) -> str:
@@ -273,19 +298,22 @@ def shm_folder(prefix: str) -> Iterator[Path]:
         shutil.rmtree(location, ignore_errors=True)
 
 
-def timed_load(command: list[str], run: ServerRun) -> None:
-    """Run a loader to its end; its time and peak memory go to ``run``."""
+def timed_load(commands: list[list[str]], run: ServerRun) -> None:
+    """Run loaders one after the other to their end; their time and peak memory go to ``run``."""
     begin = time.perf_counter()
-    loader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    sampler = MemorySampler(loader.pid)
-    _, errors = loader.communicate()
-    run.load_peak = sampler.stop()
+    for command in commands:
+        loader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        sampler = MemorySampler(loader.pid)
+        _, errors = loader.communicate()
+        peak = sampler.stop()
+        run.load_peak = Peak(max(run.load_peak.rss, peak.rss), max(run.load_peak.pss, peak.pss))
+        if loader.returncode != 0:
+            raise RuntimeError(f"{' '.join(command[1:3])} failed: {errors.decode(errors='replace')[-2000:]}")
     run.load_seconds = time.perf_counter() - begin
-    if loader.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[1:3])} failed: {errors.decode(errors='replace')[-2000:]}")
 
 
-def bench_embedded(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) -> ServerRun:
+@contextmanager
+def serving_embedded(data: Path, args: argparse.Namespace) -> Iterator[tuple[str, ServerRun]]:
     """``kg serve --data``: it loads its own store (in /dev/shm) while starting."""
     run = ServerRun("embedded")
     port = free_port()
@@ -295,11 +323,11 @@ def bench_embedded(data: Path, mix: dict[str, list[str]], args: argparse.Namespa
         stores = set(Path("/dev/shm").glob("kg-store-*")) - before
         run.store_bytes = sum(folder_bytes(s) for s in stores)
         run.load_seconds = run.ready_seconds
-        measure(url, run, mix, args)
-    return run
+        yield url, run
 
 
-def bench_remote(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) -> ServerRun:
+@contextmanager
+def serving_remote(data: Path, args: argparse.Namespace) -> Iterator[tuple[str, ServerRun]]:
     """``kg serve --backend`` in front of a fresh ``oxigraph serve``, loaded with ``kg load --to``."""
     run = ServerRun("remote", engine=ServerRun("engine"))
     assert run.engine is not None
@@ -307,31 +335,38 @@ def bench_remote(data: Path, mix: dict[str, list[str]], args: argparse.Namespace
         engine = f"http://127.0.0.1:{free_port()}"
         command = oxigraph_serve(location, int(engine.rsplit(":", 1)[1]), args)
         with started(command, engine + "/query", run.engine) as engine_memory:
-            timed_load([str(BIN / "kg"), "load", "--to", engine + "/store", "--data", str(data)], run)
+            timed_load([[str(BIN / "kg"), "load", "--to", engine + "/store", "--data", str(data)]], run)
             run.engine.load_peak = engine_memory.reset()
             run.store_bytes = folder_bytes(location)
             port = free_port()
             url = f"http://127.0.0.1:{port}/sparql"
             with started(kg_serve(port, args, "--data", str(data), "--backend", engine + "/query"), url, run):
-                measure(url, run, mix, args)
-    return run
+                yield url, run
 
 
-def bench_oxigraph(data: Path, mix: dict[str, list[str]], args: argparse.Namespace) -> ServerRun:
-    """``oxigraph serve`` alone, on a store made offline by ``oxigraph load``."""
+@contextmanager
+def serving_oxigraph(data: Path, args: argparse.Namespace) -> Iterator[tuple[str, ServerRun]]:
+    """``oxigraph serve`` alone, on a store made offline by ``oxigraph load`` then ``oxigraph optimize``
+    (what Oxigraph advises for a read-only endpoint under load, and what ``kg serve`` does after
+    its load; without it ``oxigraph serve`` compacts the store in the background while measured)."""
     run = ServerRun("oxigraph")
     with shm_folder("bench-oxigraph-") as location:
-        timed_load([str(BIN / "oxigraph"), "load", "--location", str(location), "--file", str(data)], run)
+        oxigraph = str(BIN / "oxigraph")
+        load = [oxigraph, "load", "--location", str(location), "--file", str(data)]
+        timed_load([load, [oxigraph, "optimize", "--location", str(location)]], run)
         run.store_bytes = folder_bytes(location)
         port = free_port()
         url = f"http://127.0.0.1:{port}/query"
         with started(oxigraph_serve(location, port, args), url, run):
-            measure(url, run, mix, args)
-    return run
+            yield url, run
 
 
-BENCHES = {"embedded": bench_embedded, "remote": bench_remote, "oxigraph": bench_oxigraph}
-"""Every setup, in the order they run."""
+SETUPS: dict[str, Callable[[Path, argparse.Namespace], AbstractContextManager[tuple[str, ServerRun]]]] = {
+    "embedded": serving_embedded,
+    "remote": serving_remote,
+    "oxigraph": serving_oxigraph,
+}
+"""Every setup, in the order they start."""
 
 
 @dataclass
@@ -495,13 +530,13 @@ DEFAULT_SETUPS = "embedded,oxigraph"
 
 def setups(text: str) -> list[str]:
     """``--backend``: known setup names, in the order they run."""
-    names = list(BENCHES) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(BENCHES))
+    names = list(SETUPS) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(SETUPS))
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown setup {', '.join(unknown) or '(none)'}; pick from {', '.join(BENCHES)}"
+            f"unknown setup {', '.join(unknown) or '(none)'}; pick from {', '.join(SETUPS)}"
         )
-    return [n for n in BENCHES if n in names]
+    return [n for n in SETUPS if n in names]
 
 
 def run_line(argv: list[str] | None, loads: list[str]) -> str:
@@ -516,7 +551,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="an N-Quads file made by generate.py")
     parser.add_argument("--triples", type=int, default=100_000, help="without --data: generate this many")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--seconds", type=float, default=3.0, help="time bound per query and client count")
+    parser.add_argument(
+        "--base",
+        type=Path,
+        default=ROOT / "dist" / "alignkg.nq",
+        help="the real dataset the synthetic documents join (default: dist/alignkg.nq, made by kg build)",
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per query, client count and server")
+    parser.add_argument(
+        "--rounds", type=int, default=5, help="turns the servers take for each query and client count (interleaved)"
+    )
     parser.add_argument("--max-requests", type=int, default=3000, help="request bound per query and client count")
     parser.add_argument("--timeout", type=float, default=10.0, help="query time limit, the same on every server")
     parser.add_argument(
@@ -524,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
         type=setups,
         default=setups(DEFAULT_SETUPS),
         metavar="LIST",
-        help=f"the setups to measure, comma-separated, of {', '.join(BENCHES)}; or all (default: {DEFAULT_SETUPS})",
+        help=f"the setups to measure, comma-separated, of {', '.join(SETUPS)}; or all (default: {DEFAULT_SETUPS})",
     )
     parser.add_argument("--no-shacl", action="store_true", help="skip the full SHACL validation")
     parser.add_argument(
@@ -532,7 +576,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, help="append the Markdown report here")
     args = parser.parse_args(argv)
-    base = ROOT / "dist" / "alignkg.nq"
+    base = args.base
+    if not base.is_file():
+        parser.error(f"--base {base}: no such file (run kg build first)")
     work = Path(tempfile.mkdtemp(prefix="bench-"))
     try:
         data = args.data
@@ -546,9 +592,14 @@ def main(argv: list[str] | None = None) -> int:
         mix = {name: [PROLOGUE + q] for name, q in MIX.items()} | {"saved-queries": saved}
         loads = [f"start {os.getloadavg()[0]:.2f}"]
         runs: dict[str, ServerRun] = {}
-        for name in args.backend:
-            runs[name] = BENCHES[name](data, mix, args)
-            loads.append(f"after {name} {os.getloadavg()[0]:.2f}")
+        with ExitStack() as stack:
+            servers = {}
+            for name in args.backend:  # started one after the other; each idle while the next loads
+                servers[name] = stack.enter_context(SETUPS[name](data, args))
+                runs[name] = servers[name][1]
+                loads.append(f"after starting {name} {os.getloadavg()[0]:.2f}")
+            measure(servers, mix, args)
+            loads.append(f"after measuring {os.getloadavg()[0]:.2f}")
         checks: dict[str, Shacl] = {}
         engines = ["fast", "pyshacl"] if args.pyshacl else ["fast"]
         changed = one_document(base, 1, args.seed + 1, work / "one-document.nq")

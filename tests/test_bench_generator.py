@@ -11,7 +11,6 @@ from pathlib import Path
 import pyoxigraph as ox
 import pytest
 
-from kg.build import run_build
 from kg.config import DATASET_NQ
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,10 +21,9 @@ KG = [sys.executable, "-m", "kg.cli"]
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    dist = tmp_path_factory.mktemp("bench-base") / "dist"
-    assert run_build(dist, quiet=True) == 0
-    return dist / DATASET_NQ
+def base(dataset: Path) -> Path:
+    """The real dataset the synthetic documents join: the session's build (conftest)."""
+    return dataset
 
 
 def digest(path: Path) -> str:
