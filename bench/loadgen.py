@@ -7,6 +7,7 @@ its mix in turn until ``seconds`` have passed or ``max_requests`` answers came b
 
 from __future__ import annotations
 
+import functools
 import http.client
 import statistics
 import threading
@@ -57,6 +58,13 @@ class Measurement:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(p) - 1]
 
 
+@functools.lru_cache(maxsize=256)
+def target(path: str, query: str) -> str:
+    """The request target for ``query`` at ``path``: encoded once, not on every request (the mix repeats
+    a few queries; encoding one with its prefixes costs the client ~45 us of the 2 cores it shares with the server)."""
+    return f"{path}?{urlencode({'query': query})}"
+
+
 class Client:
     """One connection to a SPARQL endpoint URL (GET ``?query=``)."""
 
@@ -67,7 +75,7 @@ class Client:
         self.connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
 
     def query(self, query: str) -> tuple[int, bytes]:
-        self.connection.request("GET", f"{self.path}?{urlencode({'query': query})}", headers={"Accept": ACCEPT})
+        self.connection.request("GET", target(self.path, query), headers={"Accept": ACCEPT})
         response = self.connection.getresponse()
         return response.status, response.read()
 
