@@ -33,8 +33,14 @@ from server import RunningServer, free_port, run_server
 MINI = Path(__file__).parent / "fixtures" / "mini.trig"
 TIMEOUT = 3.0
 MEMORY_LIMIT_MB = 300
-WORKERS = 4
-SERVER_ARGS = ("--query-timeout", str(TIMEOUT), "--memory-limit-mb", str(MEMORY_LIMIT_MB), "--workers", str(WORKERS))
+SLOTS = 4
+ISOLATED = 2
+PROCESSES = 1 + ISOLATED
+"""Worker processes: the shared one (SLOTS queries at once) and the isolated ones."""
+SERVER_ARGS = (
+    *("--query-timeout", str(TIMEOUT), "--memory-limit-mb", str(MEMORY_LIMIT_MB)),
+    *("--workers", str(SLOTS), "--isolated-workers", str(ISOLATED)),
+)
 GRACE = 2.0
 """Seconds past the query timeout within which every attack must be answered."""
 ASK_BUDGET = 0.1
@@ -66,7 +72,7 @@ def settled_rss_mb(pid: int, target: float, within: float = 10.0) -> float:
     while True:
         workers = len(psutil.Process(pid).children(recursive=True))
         rss = tree_rss_mb(pid)
-        if (workers >= WORKERS and rss <= target) or time.monotonic() > deadline:
+        if (workers >= PROCESSES and rss <= target) or time.monotonic() > deadline:
             return rss
         time.sleep(0.2)
 
@@ -248,7 +254,7 @@ def attacked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer
     chain = tmp_path_factory.mktemp("attack") / "chain.nq"
     chain.write_text(_chain_nquads())
     with run_server(MINI, "--data", str(chain), *SERVER_ARGS) as running:
-        for _ in range(3 * WORKERS):  # warm every worker up before measuring the baseline
+        for _ in range(3 * SLOTS):  # warm the shared worker up before measuring the baseline
             assert sparql(running.base_url + "/sparql", "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }").status_code == 200
         yield running
 

@@ -33,6 +33,7 @@ LIMITS = {
     "--query-timeout": str(TIMEOUT),
     "--max-rows": str(MAX_ROWS),
     "--workers": "2",
+    "--isolated-workers": "1",
     "--max-concurrent": "3",
     "--max-query-bytes": "4000",
     "--max-body-bytes": "20000",
@@ -126,6 +127,8 @@ def test_memory_cap_stops_a_greedy_query(limited: RunningServer, url: str) -> No
 
 
 def test_concurrency_bound_answers_503_with_retry_after(url: str) -> None:
+    """Two slow queries fill the shared worker's two slots; the third waits. When the first is stopped,
+    the second goes on, alone, on the one isolated worker: the third never gets a worker."""
     with ThreadPoolExecutor(3) as pool:
         running = [pool.submit(post, url, SLOW) for _ in range(3)]
         time.sleep(0.5)

@@ -42,8 +42,13 @@ def _positive_float(text: str) -> float:
 
 
 def _default_workers() -> int:
-    """Two query processes per core, at least four: a heavy query never leaves lookups waiting."""
-    return max(4, 2 * (os.cpu_count() or 1))
+    """Four query slots per core, at least eight: a few heavy queries never leave lookups waiting."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
+def _default_isolated_workers() -> int:
+    """One isolated worker per core, at least two."""
+    return max(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,20 @@ class ServeSettings:
     )
     workers: int = field(
         default_factory=_default_workers,
-        metadata=_option("query worker processes (default: 2 per core, at least 4)", _positive_int, metavar="N"),
+        metadata=_option(
+            "queries evaluated at once by the shared query worker, one thread each (default: 4 per core, at least 8)",
+            _positive_int,
+            metavar="N",
+        ),
+    )
+    isolated_workers: int = field(
+        default_factory=_default_isolated_workers,
+        metadata=_option(
+            "single-query worker processes, for queries run again on their own after the shared worker "
+            "was stopped or failed, and while it restarts (default: 1 per core, at least 2)",
+            _positive_int,
+            metavar="N",
+        ),
     )
     max_concurrent: int = field(
         default=64,
@@ -117,7 +135,12 @@ class ServeSettings:
     )
     memory_limit_mb: int = field(
         default=2048,
-        metadata=_option("memory one query may use, in MiB, beyond its worker's baseline", _positive_int, metavar="MB"),
+        metadata=_option(
+            "memory a worker's queries may use together, in MiB, beyond its baseline (a query run on its own "
+            "in an isolated worker has it all)",
+            _positive_int,
+            metavar="MB",
+        ),
     )
     backend: str = field(
         default="",

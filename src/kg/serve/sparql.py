@@ -7,7 +7,8 @@ service-description code (``prepare_sd_graph``), but replaces what falls short:
   the event loop (one slow query stalls all; 0.00-0.06x the throughput of ``oxigraph serve``).
   Ours read the request per the protocol (:mod:`kg.serve.protocol`), negotiate the format
   (:mod:`kg.serve.formats`), and hand the query string to a worker process where Oxigraph
-  evaluates and serialises it (:mod:`kg.serve.workers`), bounded in time, memory and rows;
+  evaluates and serialises it on a thread of its own (:mod:`kg.serve.workers`), bounded in
+  time, memory and rows;
 - the service description: rdflib-endpoint answers Turtle only for ``Accept: text/turtle``
   exactly (RDF/XML otherwise), always claims ``sd:BasicFederatedQuery``, lists update input
   formats on a read-only endpoint, and omits TSV, N-Triples, JSON-LD, TriG and N-Quads. Ours is

@@ -1,14 +1,18 @@
-"""A query worker: one process holding the store read-only, evaluating one query at a time.
+"""A query worker: one process holding the store read-only, evaluating a query on each of its slots.
 
-Started by :mod:`kg.serve.workers` as ``python -m kg.serve.worker CONFIG_JSON`` with its end of
-a socket pair as file descriptor ``fd``. It opens the store with ``Store.read_only``, caps its
-own address space (``RLIMIT_AS``: its baseline plus ``memory_limit_mb``), says it is ready, then
-answers jobs until the server closes the socket. It dies with the server (``PR_SET_PDEATHSIG``).
+Started by :mod:`kg.serve.workers` as ``python -m kg.serve.worker CONFIG_JSON`` with its ends of
+one socket pair per slot as the file descriptors ``fds``. It opens the store once with
+``Store.read_only``, runs one thread per slot (each answering the jobs of its socket, one at a
+time, until the server closes it: Oxigraph evaluates without Python's lock, so the slots run
+in parallel and share the store's block cache), caps its own address space (``RLIMIT_AS``: its
+baseline plus ``memory_limit_mb``, for all its slots together), and says on each slot that it
+is ready. It dies with the server (``PR_SET_PDEATHSIG``).
 
-Jobs run on a thread with a 1 GiB stack (reserved before the memory cap): Oxigraph recurses
+Slots run on threads with a 1 GiB stack (reserved before the memory cap): Oxigraph recurses
 once per level of nesting or per term of a long ``+``/``UNION`` chain, and the 8 MiB main stack
 overflows (SIGSEGV) at a few thousand. Bracket nesting beyond :data:`kg.serve.guard.NESTING_LIMIT`
-is refused before parsing.
+is refused before parsing. Each thread runs a trivial query before the cap is set, so that the
+allocator's per-thread arena (reserved address space) is part of the baseline.
 
 Per job: the guards (:mod:`kg.serve.guard`: nesting, SERVICE), then Oxigraph evaluates and
 serialises the query natively. Results are capped at ``max_rows``:
@@ -128,9 +132,14 @@ class Evaluator:
         self.allow_service = allow_service
         self.prefixes = prefixes
         self._compactor: Compactor | None = None
+        self._compactor_lock = threading.Lock()
 
     def compactor(self) -> Compactor:
-        """JSON-LD compaction with the context made from the store's ontology graph (made once)."""
+        """JSON-LD compaction with the context made from the store's ontology graph (made once, by one slot)."""
+        with self._compactor_lock:
+            return self._make_compactor()
+
+    def _make_compactor(self) -> Compactor:
         if self._compactor is None:
             from kg.namespaces import GRAPH
             from kg.serve.jsonld import Compactor, context_of, context_url
@@ -246,23 +255,36 @@ def main(argv: list[str]) -> int:
     config = json.loads(argv[0])
     die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us; Ctrl-C is for it
-    sock = socket.socket(fileno=config["fd"])
-    jobs = JobReader(sock)
-    if not jobs.wait_for_open():  # started while the store loads: imports done, wait for it
+    slots = [(sock, JobReader(sock)) for sock in (socket.socket(fileno=fd) for fd in config["fds"])]
+    if not all(jobs.wait_for_open() for _, jobs in slots):  # started while the store loads: imports done
         return 0
     store = ox.Store.read_only(config["store"])
     evaluator = Evaluator(store, config["base_iri"], tuple(config["allow_service"]), config["prefixes"])
     # Deep recursion (long expression or UNION chains) overflows the 8 MiB main stack and kills
-    # the process; jobs run on a thread with a large stack, reserved before memory is capped.
+    # the process; jobs run on threads with a large stack, reserved before memory is capped.
     threading.stack_size(STACK_BYTES)
-    runner = threading.Thread(target=_serve, args=(sock, jobs, evaluator), name="queries")
-    runner.start()
+    warmed = threading.Barrier(len(slots) + 1)
+    capped = threading.Barrier(len(slots) + 1)
+    runners = [
+        threading.Thread(target=_serve, args=(sock, jobs, evaluator, warmed, capped), name=f"slot-{i}")
+        for i, (sock, jobs) in enumerate(slots)
+    ]
+    for runner in runners:
+        runner.start()
+    warmed.wait()
     _cap_memory(config["memory_limit_mb"])
-    runner.join()
+    capped.wait()
+    for runner in runners:
+        runner.join()
     return 0
 
 
-def _serve(sock: socket.socket, jobs: JobReader, evaluator: Evaluator) -> None:
+def _serve(
+    sock: socket.socket, jobs: JobReader, evaluator: Evaluator, warmed: threading.Barrier, capped: threading.Barrier
+) -> None:
+    evaluator.store.query("ASK {}").serialize(format=ox.QueryResultsFormat.JSON)  # this thread's arena, before the cap
+    warmed.wait()
+    capped.wait()
     send_reply(sock, ReplyHead(Status.OK, message=str(os.getpid())))
     while (job := jobs.next_job()) is not None:
         head, body = evaluator.run(job)

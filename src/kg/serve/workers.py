@@ -1,14 +1,38 @@
-"""The query workers: a pool of processes that can be killed, so a timeout really stops a query.
+"""The query workers: processes that can be killed, so a time or memory limit really stops a query.
 
 pyoxigraph cannot cancel a running query, and a thread cannot be killed: a query that outlives
 its timeout would keep its core and its memory (``oxigraph serve --timeout-s`` let an ORDER BY
-cross join grow to 21 GB). So each query runs in a worker process (:mod:`kg.serve.worker`);
-when time is up the worker is killed with SIGKILL, the kernel frees all its memory at once, and
-a fresh worker takes its place (about 50 ms: Python start, import, open the store). ``kg serve``
-spawns the workers while the store loads (:meth:`WorkerPool.spawn`): they import meanwhile, and
-only open the store once it is loaded. Idle workers are reused last-in first-out: the worker
-that just answered has the store's pages and the query's code in its caches (a lookup costs
-half the CPU of one sent round-robin over four workers, measured).
+cross join grow to 21 GB). So queries run in worker processes (:mod:`kg.serve.worker`); when
+time is up the process is killed with SIGKILL and the kernel frees all its memory at once.
+
+Two kinds of worker:
+
+- **the shared worker**, one process with ``--workers`` slots: a thread each, all on one store
+  and so on one RocksDB block cache. Every query runs there first.
+- **isolated workers**, ``--isolated-workers`` processes with one slot each, for a query that
+  must run on its own, and while the shared worker restarts.
+
+The rules:
+
+- A query takes a free slot of the shared worker (waiting for one if all are busy); while the
+  shared worker is down, it takes an isolated worker.
+- Past its time limit (which counts its waits), the process running the query is killed and the
+  query answered 504 (503 if it never got a slot). When that process is the shared worker, the
+  other queries it was running are run again, each on an isolated worker, within what is left of
+  their own time limits; a new shared worker starts in the background.
+- When the shared worker ends by itself (a query pushed it over its memory cap, or overflowed
+  its stack), or answers garbage, every query it was running is run again on an isolated worker,
+  where only its own memory counts: the one that needs too much ends that worker and gets 503
+  (400 for the stack), the others are answered. So a query is refused for what it needs itself,
+  never for what ran beside it.
+- A killed or failed isolated worker is replaced in the background.
+
+Why one shared process (measured on 2 cores with 8 clients, in turns against ``oxigraph serve``,
+bench/RESULTS.md): processes do not share a block cache, threads of one process do. With four
+single-slot processes the benchmark's join ran at 0.57x Oxigraph's throughput at 10M quads and
+at 0.89x at 1M; with one process of 8 threads at 0.96x and 0.92x; two processes of 4 threads
+were in between (0.83x at 10M). Eight joins of different selectivity, also at 10M: 0.71x against
+0.91x. Scans and aggregates: within 2 %.
 
 How the workers share the data, measured on 1M triples (2 cores):
 
@@ -17,27 +41,17 @@ How the workers share the data, measured on 1M triples (2 cores):
   store into each worker (301 of 391 MB private per worker after one COUNT), and the first
   query in each child is 5x slower while it copies.
 - An on-disk (RocksDB) store opened with ``Store.read_only`` by each worker shares the data
-  through the OS page cache: about 45 MB private per worker, 91 MB PSS. Scans run at about the
-  same speed (330-400 ms vs 320 ms for COUNT over 1M), lookups at 0.2 ms. Loading with
-  ``bulk_load`` takes about as long as ``oxigraph load`` (15-20 s vs 15 s).
+  through the OS page cache: about 45 MB private per worker, 91 MB PSS.
 
 So the store is on disk; without ``--store`` it is a temporary folder in ``/dev/shm``, i.e. in
-memory, once for all workers (:mod:`kg.store`).
+memory, once for all workers (:mod:`kg.store`). ``kg serve`` spawns the workers while the store
+loads (:meth:`WorkerPool.spawn`): they import meanwhile, and only open it once it is loaded.
+Free slots are reused last-in first-out (the slot that just answered has warm caches).
 
-What processes cost against threads (2 cores, 1M quads, 8 clients, measured in turns): each
-process has its own RocksDB block cache, where threads of one process share theirs. For the
-benchmark's join (random lookups across the store) pyoxigraph on 8 threads of one process spends
-~29 ms of CPU per query, 2 processes ~33 ms; for scans and aggregates the two are within noise.
-A pool of one process with 8 threads reached 1.0-1.07x the throughput of 4 processes on the join.
-Processes are kept: only a process can be stopped, and only one query dies with it. One or two
-workers per core measured alike (2 and 4 on 2 cores: within 5 % on scan, join and aggregate);
-two per core stay the default, so that a trivial query still finds a free worker while a few
-heavy ones run.
-
-Bounds: at most ``max_concurrent`` queries are admitted (running or waiting for a worker); one
-more gets 503 with Retry-After. A query's time limit counts its wait. Each worker caps its own
-address space (``memory_limit_mb`` above its baseline); a query that needs more ends its worker
-and gets 503. Per-client rate limiting is not done here (put it in the reverse proxy).
+Bounds: at most ``max_concurrent`` queries are admitted (running or waiting); one more gets 503
+with Retry-After. Each worker caps its own address space (``memory_limit_mb`` above its
+baseline; the shared worker's cap is for all its slots together). Per-client rate limiting is
+not done here (put it in the reverse proxy).
 """
 
 from __future__ import annotations
@@ -50,6 +64,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -82,23 +98,28 @@ class WorkerConfig:
 
 
 class WorkerFailed(Exception):
-    """The worker process ended while it held a job (or would not start)."""
+    """A worker process would not start."""
+
+
+class Closed(Exception):
+    """The worker whose slot a query waited for has ended."""
 
 
 class _Channel(asyncio.Protocol):
-    """The server's end of a worker's socket: writes jobs, assembles each reply as its bytes arrive."""
+    """The server's end of a slot's socket: writes jobs, assembles each reply as its bytes arrive."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_lost: Callable[[], None]) -> None:
         self.transport: asyncio.Transport | None = None
         self.assembler = ReplyAssembler()
         self.pending: asyncio.Future[Reply] | None = None
+        self.on_lost = on_lost
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports do not subclass asyncio's
 
     def request(self, payload: bytes) -> asyncio.Future[Reply]:
         """Send ``payload``; the future of the worker's reply to it."""
-        assert self.transport is not None and self.pending is None, "one reply at a time"
+        assert self.transport is not None and (self.pending is None or self.pending.done()), "one reply at a time"
         self.pending = asyncio.get_running_loop().create_future()
         if self.transport.is_closing():
             self.pending.set_exception(ConnectionResetError("the query worker's socket is closed"))
@@ -117,6 +138,7 @@ class _Channel(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._settle(ConnectionResetError("the query worker ended"))
+        self.on_lost()
 
     def _settle(self, outcome: Reply | Exception) -> None:
         pending, self.pending = self.pending, None
@@ -129,25 +151,52 @@ class _Channel(asyncio.Protocol):
             self.transport.close()  # bytes nobody asked for: this worker is not trusted again
 
 
-class Worker:
-    """One worker process and the server's end of its socket."""
+class Slot:
+    """One slot of a worker: a thread in its process, and the server's end of that thread's socket."""
 
-    def __init__(self, process: subprocess.Popen[bytes], sock: socket.socket) -> None:
-        self.process = process
+    def __init__(self, worker: Worker, sock: socket.socket) -> None:
+        self.worker = worker
         self.sock = sock
         self.channel: _Channel | None = None
+
+    async def connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        _, self.channel = await loop.connect_accepted_socket(lambda: _Channel(self.worker.lost), self.sock)
+
+    async def run(self, job: Job) -> Reply:
+        """The reply to ``job``; ConnectionError if the worker ended, ValueError if the reply is garbled."""
+        assert self.channel is not None, "open the worker first"
+        return await self.channel.request(job_frame(job))
+
+    def close(self) -> None:
+        if self.channel is not None and self.channel.transport is not None:
+            self.channel.transport.close()
+        else:
+            self.sock.close()
+
+
+class Worker:
+    """One worker process and its slots. ``on_end`` is called once, when the first slot's socket closes."""
+
+    def __init__(self, process: subprocess.Popen[bytes], socks: list[socket.socket]) -> None:
+        self.process = process
+        self.slots = [Slot(self, sock) for sock in socks]
+        self.on_end: Callable[[Worker], None] | None = None
+        self.ended = False
         self.killed = False
 
     @classmethod
-    def spawn(cls, config: WorkerConfig) -> Worker:
+    def spawn(cls, config: WorkerConfig, slots: int = 1) -> Worker:
         """Start the process; it imports its modules, then waits for :meth:`open` (the store may be loading)."""
-        ours, theirs = socket.socketpair()
-        # Room for a large answer in one send: with the default 208 KiB a 360 KB answer goes in
-        # pieces, each waking the server (3.0 context switches per query instead of 2.5, measured at
-        # 8 clients). Linux caps the size at net.core.wmem_max.
-        theirs.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
+        pairs = [socket.socketpair() for _ in range(slots)]
+        theirs = [sock for _, sock in pairs]
+        for sock in theirs:
+            # Room for a large answer in one send: with the default 208 KiB a 360 KB answer goes in
+            # pieces, each waking the server (3.0 context switches per query instead of 2.5, measured
+            # at 8 clients). Linux caps the size at net.core.wmem_max.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         settings = {
-            "fd": theirs.fileno(),
+            "fds": [sock.fileno() for sock in theirs],
             "store": str(config.store),
             "base_iri": config.base_iri,
             "allow_service": list(config.allow_service),
@@ -157,53 +206,59 @@ class Worker:
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "kg.serve.worker", json.dumps(settings)],
-                pass_fds=[theirs.fileno()],
+                pass_fds=[sock.fileno() for sock in theirs],
                 stdin=subprocess.DEVNULL,
                 env={**os.environ, "RUST_BACKTRACE": "0"},  # a query over its memory cap aborts: no trace dump
             )
         except BaseException:
-            ours.close()
+            for ours, _ in pairs:
+                ours.close()
             raise
         finally:
-            theirs.close()
-        return cls(process, ours)
+            for sock in theirs:
+                sock.close()
+        return cls(process, [ours for ours, _ in pairs])
 
     async def open(self) -> Worker:
-        """Tell the worker to open the (loaded) store; returns once it is ready for jobs."""
+        """Tell the worker to open the (loaded) store; returns once every slot is ready for jobs."""
         try:
             async with asyncio.timeout(STARTUP_SECONDS):
-                _, self.channel = await asyncio.get_running_loop().connect_accepted_socket(_Channel, self.sock)
-                ready = await self.channel.request(OPEN)
+                for slot in self.slots:
+                    await slot.connect()
+                channels = [slot.channel for slot in self.slots if slot.channel is not None]
+                replies = await asyncio.gather(*(channel.request(OPEN) for channel in channels))
         except (TimeoutError, ConnectionError, ValueError) as exc:
             self.kill()
             raise WorkerFailed(f"a query worker did not start (exit code {self.process.poll()})") from exc
-        if ready.head.status != Status.OK:
+        failed = next((reply for reply in replies if reply.head.status != Status.OK), None)
+        if failed is not None:
             self.kill()
-            raise WorkerFailed(f"a query worker did not start: {ready.head.message}")
+            raise WorkerFailed(f"a query worker did not start: {failed.head.message}")
         return self
 
     @classmethod
-    async def start(cls, config: WorkerConfig) -> Worker:
-        return await cls.spawn(config).open()
+    async def start(cls, config: WorkerConfig, slots: int = 1) -> Worker:
+        return await cls.spawn(config, slots).open()
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
-    async def run(self, job: Job) -> Reply:
-        """The worker's reply to ``job``; ConnectionError if the worker died, ValueError if the reply is garbled."""
-        assert self.channel is not None, "open() first"
-        return await self.channel.request(job_frame(job))
+    def lost(self) -> None:
+        """A slot's socket closed: the process ended or was killed (called by each slot; acts once)."""
+        if self.ended:
+            return
+        self.ended = True
+        if self.on_end is not None:
+            self.on_end(self)
 
     def kill(self) -> None:
-        """End the process now (SIGKILL) and close our end of the socket."""
+        """End the process now (SIGKILL) and close our end of its sockets."""
         self.killed = True
         if self.process.poll() is None:
             self.process.kill()
-        if self.channel is not None and self.channel.transport is not None:
-            self.channel.transport.close()
-        else:
-            self.sock.close()
+        for slot in self.slots:
+            slot.close()
 
     async def exit_code(self) -> int | None:
         """The process's exit code, waiting briefly for it to end."""
@@ -213,15 +268,65 @@ class Worker:
             return None
 
 
-class WorkerPool(AdmittedBackend):
-    """Evaluates jobs on a fixed number of workers, within time, memory and concurrency bounds."""
+class SlotQueue:
+    """Free slots, the latest freed first (its caches are warm), and the queries waiting for one, in
+    the order they came."""
 
-    def __init__(self, config: WorkerConfig, size: int, max_concurrent: int, timeout: float) -> None:
+    def __init__(self) -> None:
+        self._free: list[Slot] = []
+        self._waiting: deque[asyncio.Future[Slot]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._free)
+
+    def put(self, slot: Slot) -> None:
+        """A slot is free: to the first query still waiting, else back on the stack."""
+        while self._waiting:
+            waiter = self._waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(slot)
+                return
+        self._free.append(slot)
+
+    async def get(self) -> Slot:
+        """A free slot, waiting for one if need be; Closed if :meth:`close_waiting` is called meanwhile."""
+        if self._free:
+            return self._free.pop()
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiting.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.put(waiter.result())  # handed over just as the wait was given up: pass it on
+            raise
+
+    def drop(self, worker: Worker) -> None:
+        """Forget the free slots of a worker that ended."""
+        self._free = [slot for slot in self._free if slot.worker is not worker]
+
+    def close_waiting(self) -> None:
+        """Wake every waiting query with Closed (the worker they waited for ended)."""
+        waiting, self._waiting = self._waiting, deque()
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_exception(Closed())
+
+
+class WorkerPool(AdmittedBackend):
+    """The shared worker and the isolated workers, within time, memory and concurrency bounds."""
+
+    def __init__(self, config: WorkerConfig, slots: int, isolated: int, max_concurrent: int, timeout: float) -> None:
         super().__init__(max_concurrent, timeout)
         self.config = config
-        self.size = size
+        self.slots = slots
+        self.isolated = isolated
+        self.shared: Worker | None = None
+        """The shared worker, while it is up."""
         self.workers: set[Worker] = set()
-        self._idle: asyncio.LifoQueue[Worker] = asyncio.LifoQueue()  # the warmest worker first
+        """Every worker up now."""
+        self._shared_free = SlotQueue()
+        self._isolated_free = SlotQueue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._spawned: list[Worker] = []
         self._closed = False
@@ -232,13 +337,14 @@ class WorkerPool(AdmittedBackend):
         config = WorkerConfig(
             store, settings.endpoint_url, settings.allow_service, dict(PREFIXES), settings.memory_limit_mb
         )
-        return cls(config, settings.workers, settings.max_concurrent, settings.query_timeout)
+        return cls(config, settings.workers, settings.isolated_workers, settings.max_concurrent, settings.query_timeout)
 
     def spawn(self) -> None:
         """Start the worker processes before the store is ready: they import their modules while it
         loads (about 0.2 s of CPU each), and :meth:`start` only has them open it."""
         if not self._spawned:
-            self._spawned = [Worker.spawn(self.config) for _ in range(self.size)]
+            shared = Worker.spawn(self.config, self.slots)
+            self._spawned = [shared, *(Worker.spawn(self.config) for _ in range(self.isolated))]
 
     def kill_spawned(self) -> None:
         """Kill the workers spawned but never started (the store did not load, or the server stops)."""
@@ -248,7 +354,7 @@ class WorkerPool(AdmittedBackend):
             worker.process.wait()
 
     async def start(self) -> None:
-        """Start every worker (or open the spawned ones); returns when all are ready."""
+        """Open the spawned workers (spawning them first if need be); returns when all are ready."""
         self.spawn()
         spawned, self._spawned = self._spawned, []
         opened = await asyncio.gather(*(worker.open() for worker in spawned), return_exceptions=True)
@@ -257,53 +363,75 @@ class WorkerPool(AdmittedBackend):
             for worker in spawned:
                 worker.kill()
             raise failed
-        for worker in spawned:
-            self.workers.add(worker)
-            self._idle.put_nowait(worker)
+        shared, *isolated = spawned
+        self._serve(shared, shared=True)
+        for worker in isolated:
+            self._serve(worker, shared=False)
 
     async def close(self) -> None:
         self._closed = True
         self.kill_spawned()
         for task in self._tasks:
             task.cancel()
-        for worker in list(self.workers):
+        workers = list(self.workers)
+        for worker in workers:
             worker.kill()
-        await asyncio.gather(*(w.exit_code() for w in self.workers), return_exceptions=True)
+        await asyncio.gather(*(w.exit_code() for w in workers), return_exceptions=True)
         self.workers.clear()
+        self._shared_free.close_waiting()
+        self._isolated_free.close_waiting()
+
+    def _serve(self, worker: Worker, shared: bool) -> None:
+        """Put a started worker's slots to work."""
+        worker.on_end = self._ended
+        self.workers.add(worker)
+        free = self._shared_free if shared else self._isolated_free
+        if shared:
+            self.shared = worker
+        for slot in worker.slots:
+            free.put(slot)
+        if worker.ended:  # it died between opening and now: take it out again
+            self._ended(worker)
 
     async def _run(self, job: Job, limit: float) -> Reply:
-        """On the warmest idle worker: 503 on failure or no worker in time, 504 past the time limit."""
-        worker: Worker | None = None
+        """On the shared worker, else (down, or it ended while running the query) on an isolated one."""
+        deadline = asyncio.get_running_loop().time() + limit
+        attempt = _Attempt(job, deadline, limit)
+        reply = await self._on_shared(attempt) if self.shared is not None else None
+        if reply is None:
+            reply = await self._on_isolated(attempt)
+        return reply
+
+    async def _on_shared(self, attempt: _Attempt) -> Reply | None:
+        """The reply from a slot of the shared worker; None: the query must run on an isolated worker."""
         try:
-            async with asyncio.timeout(limit):  # one timer for the wait and the run
-                worker = await self._idle.get()
-                reply = await worker.run(job)
-        except TimeoutError:
-            if worker is None:
-                raise HttpError(
-                    503,
-                    f"The endpoint is busy: no query worker became free within the time limit of {limit:g} s.",
-                    {"Retry-After": "5"},
-                    timeout_seconds=limit,
-                ) from None
-            self._replace(worker)
-            raise HttpError(
-                504, f"The query ran longer than the time limit of {limit:g} s and was stopped.", timeout_seconds=limit
-            ) from None
+            slot = await attempt.wait(self._shared_free)
+        except Closed:
+            return None
+        try:
+            reply = await attempt.run(slot)
+        except ConnectionError:  # the shared worker ended: stopped for another query, over its cap, crashed
+            return None
+        except ValueError:  # a garbled reply: not trusted again; the query, alone, tells whose fault
+            slot.worker.kill()
+            return None
+        if not slot.worker.ended:
+            self._shared_free.put(slot)
+        if reply.head.status == Status.MEMORY:  # out of memory in a process shared with others: alone, again
+            return None
+        return reply
+
+    async def _on_isolated(self, attempt: _Attempt) -> Reply:
+        """The reply from an isolated worker, or the HttpError its end stands for."""
+        slot = await attempt.wait(self._isolated_free)
+        try:
+            reply = await attempt.run(slot)
         except ConnectionError:
-            assert worker is not None, "only a worker's socket raises this"
-            code = await worker.exit_code()
-            self._replace(worker)
-            raise self._failure(code) from None
+            raise self._failure(await slot.worker.exit_code()) from None
         except ValueError:  # a garbled reply: that worker is not trusted again
-            assert worker is not None, "only a worker's reply raises this"
-            self._replace(worker)
+            slot.worker.kill()
             raise self._failure(None) from None
-        except BaseException:
-            if worker is not None:
-                self._replace(worker)  # cancelled mid-job: the worker's state is unknown
-            raise
-        self._idle.put_nowait(worker)
+        self._isolated_free.put(slot)
         if reply.head.status == Status.MEMORY:
             raise self._failure(-signal.SIGABRT)
         return reply
@@ -323,20 +451,30 @@ class WorkerPool(AdmittedBackend):
             503, "The query worker failed; the query was not answered. Retry shortly.", {"Retry-After": "1"}
         )
 
-    def _replace(self, worker: Worker) -> None:
-        """Kill ``worker`` and start another in its place, in the background."""
-        worker.kill()
+    def _ended(self, worker: Worker) -> None:
+        """A worker ended (killed, or by itself): take its slots out of service and start another."""
         self.workers.discard(worker)
-        task = asyncio.get_running_loop().create_task(self._respawn(worker))
+        shared = worker is self.shared
+        if shared:
+            self.shared = None
+            self._shared_free.drop(worker)
+            self._shared_free.close_waiting()  # the queries waiting for it go to the isolated workers
+            if not worker.killed:
+                log.warning("the shared query worker ended (exit code %s)", worker.process.poll())
+        else:
+            self._isolated_free.drop(worker)
+        if self._closed:
+            return
+        task = asyncio.get_running_loop().create_task(self._respawn(worker, shared))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _respawn(self, old: Worker) -> None:
+    async def _respawn(self, old: Worker, shared: bool) -> None:
         await old.exit_code()
         delay = 0.1
         while not self._closed:
             try:
-                worker = await Worker.start(self.config)
+                worker = await Worker.start(self.config, self.slots if shared else 1)
             except (WorkerFailed, OSError) as exc:
                 log.error("%s; retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
@@ -345,6 +483,52 @@ class WorkerPool(AdmittedBackend):
             if self._closed:
                 worker.kill()
                 return
-            self.workers.add(worker)
-            self._idle.put_nowait(worker)
+            self._serve(worker, shared)
             return
+
+
+class _Attempt:
+    """One query on its way through the workers: its deadline, and whether it ever ran (after which
+    running out of time is a 504, not a 503)."""
+
+    def __init__(self, job: Job, deadline: float, limit: float) -> None:
+        self.job = job
+        self.deadline = deadline
+        self.limit = limit
+        self.started = False
+
+    async def wait(self, free: SlotQueue) -> Slot:
+        """A free slot from ``free`` before the deadline (Closed if its worker ends meanwhile)."""
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return await free.get()
+        except TimeoutError:
+            raise self._out_of_time() from None
+
+    async def run(self, slot: Slot) -> Reply:
+        """The slot's reply before the deadline; past it, the slot's process is killed (504)."""
+        self.started = True
+        try:
+            async with asyncio.timeout_at(self.deadline):
+                return await slot.run(self.job)
+        except TimeoutError:
+            slot.worker.kill()
+            raise self._out_of_time() from None
+        except (ConnectionError, ValueError):
+            raise
+        except BaseException:
+            slot.worker.kill()  # cancelled mid-job: the worker's state is unknown
+            raise
+
+    def _out_of_time(self) -> HttpError:
+        limit = self.limit
+        if self.started:
+            return HttpError(
+                504, f"The query ran longer than the time limit of {limit:g} s and was stopped.", timeout_seconds=limit
+            )
+        return HttpError(
+            503,
+            f"The endpoint is busy: no query worker became free within the time limit of {limit:g} s.",
+            {"Retry-After": "5"},
+            timeout_seconds=limit,
+        )
