@@ -1,11 +1,13 @@
 """The worker pool (kg.serve.workers) with real worker processes on a small store: a query stopped at
-its time limit, or one over the memory cap, takes only itself down; the queries that ran beside it
-in the shared worker are run again on their own and answered."""
+its time limit, or one over the memory cap, takes only itself down. Beside one out of time, the
+queries of the shared worker finish there (it drains, then is killed); beside one over the cap,
+they are run again on their own and answered."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -17,8 +19,8 @@ import pytest
 from kg import store as kg_store
 from kg.namespaces import PREFIXES
 from kg.serve.errors import HttpError
-from kg.serve.ipc import Job, Reply
-from kg.serve.workers import Closed, SlotQueue, WorkerConfig, WorkerPool
+from kg.serve.ipc import Job, Kind, Reply, ReplyHead, Status, job_frame, send_reply
+from kg.serve.workers import Closed, SlotQueue, Worker, WorkerConfig, WorkerPool, _Channel
 
 MINI = Path(__file__).parent / "fixtures" / "mini.trig"
 MEMORY_LIMIT_MB = 300
@@ -74,22 +76,92 @@ async def timed(pool: WorkerPool, query: str, limit: float | None = None) -> tup
     return outcome, time.perf_counter() - started
 
 
-def test_a_query_beside_one_stopped_at_its_time_limit_is_run_again_and_answered(store: Path) -> None:
+async def new_shared(pool: WorkerPool, old: Worker | None) -> Worker:
+    """The shared worker that replaced ``old``, once it is up (within 10 s)."""
+    for _ in range(100):
+        if pool.shared is not None and pool.shared is not old:
+            return pool.shared
+        await asyncio.sleep(0.1)
+    raise AssertionError("no new shared worker came up")
+
+
+async def settled(pool: WorkerPool) -> list[int]:
+    """The slot counts of the pool's workers, once every replacement started has come up."""
+    for _ in range(100):
+        if len(pool.workers) >= 1 + pool.isolated and pool.shared is not None:
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # a worker started by mistake would be up by now too
+    return sorted(len(worker.slots) for worker in pool.workers)
+
+
+def test_a_query_beside_one_stopped_at_its_time_limit_finishes_where_it_runs(store: Path) -> None:
     async def scenario(pool: WorkerPool) -> None:
         alone, took = await timed(pool, MEDIUM)
         assert count(alone) == MEDIUM_ROWS
         limit = max(1.0, took)
         shared = pool.shared
+        assert shared is not None
         slow = asyncio.create_task(timed(pool, SLOW, limit))
         await asyncio.sleep(limit - took / 2)  # the medium query is half done when the slow one is stopped
-        medium, medium_took = await timed(pool, MEDIUM)
-        (stopped, _) = await slow
+        medium = asyncio.create_task(timed(pool, MEDIUM))
+        stopped, stopped_took = await slow
         assert isinstance(stopped, HttpError) and stopped.status == 504, stopped
-        assert count(medium) == MEDIUM_ROWS
-        assert medium_took > 1.25 * took  # its first run was cut off: it ran again, from the start
-        assert shared is not None and shared.ended and shared.killed
+        assert stopped_took < limit + 0.5  # answered at its limit, not when its worker is killed
+        assert pool.draining is shared and not shared.killed  # still running the medium query
+        replacement = await new_shared(pool, shared)  # new queries go to a new shared worker meanwhile
+        assert json.loads((await pool.execute(job("ASK { ?s ?p ?o }"))).body)["boolean"] is True
+        answer, _ = await medium
+        assert count(answer) == MEDIUM_ROWS
+        assert shared.killed  # drained: killed as its last query was answered, the slow one with it
+        assert await shared.exit_code() is not None
+        assert pool.shared is replacement and not replacement.killed
+        assert await settled(pool) == [1] * pool.isolated + [pool.slots]
 
     with_pool(store, scenario)
+
+
+def test_one_worker_drains_at_a_time(store: Path) -> None:
+    """A second query out of time, on the new shared worker, kills the draining one at once: the
+    query still running there is run again on an isolated worker, within its own time limit."""
+
+    async def scenario(pool: WorkerPool) -> None:
+        first = pool.shared
+        kept = asyncio.create_task(timed(pool, SLOW, 5.0))  # keeps the first worker draining
+        stopped, _ = await timed(pool, SLOW, 1.0)
+        assert isinstance(stopped, HttpError) and stopped.status == 504, stopped
+        assert pool.draining is first and first is not None and not first.killed
+        second = await new_shared(pool, first)
+        stopped_again, _ = await timed(pool, SLOW, 1.0)
+        assert isinstance(stopped_again, HttpError) and stopped_again.status == 504, stopped_again
+        assert first.killed  # before the query it kept ran out of time
+        assert second.killed  # it had nothing else to finish
+        assert not kept.done()
+        outcome, kept_took = await kept
+        assert isinstance(outcome, HttpError) and outcome.status == 504, outcome
+        assert 4.5 < kept_took < 6.0
+        assert await settled(pool) == [1] * pool.isolated + [pool.slots]  # no worker too many, none missing
+
+    with_pool(store, scenario)
+
+
+def test_a_late_reply_to_a_job_given_up_is_dropped_and_bytes_nobody_asked_for_end_the_worker() -> None:
+    async def main() -> None:
+        ours, theirs = socket.socketpair()
+        lost: list[bool] = []
+        loop = asyncio.get_running_loop()
+        _, channel = await loop.connect_accepted_socket(lambda: _Channel(lambda: lost.append(True)), ours)
+        with theirs:
+            given_up = channel.request(job_frame(job("ASK {}")))
+            given_up.cancel()  # its time limit passed
+            send_reply(theirs, ReplyHead(Status.OK, Kind.BOOLEAN), b"true")
+            await asyncio.sleep(0.1)
+            assert not lost and channel.transport is not None and not channel.transport.is_closing()
+            send_reply(theirs, ReplyHead(Status.OK, Kind.BOOLEAN), b"true")  # no job asked for this one
+            await asyncio.sleep(0.1)
+            assert lost
+
+    asyncio.run(main())
 
 
 def test_a_query_over_the_memory_cap_is_refused_and_the_queries_beside_it_answered(store: Path) -> None:
@@ -115,11 +187,7 @@ def test_queries_run_on_isolated_workers_while_the_shared_one_restarts(store: Pa
         reply, took = await timed(pool, "ASK { ?s ?p ?o }")
         assert json.loads(reply.body)["boolean"] is True
         assert took < 0.5
-        for _ in range(100):  # and a new shared worker comes up
-            if pool.shared is not None:
-                break
-            await asyncio.sleep(0.1)
-        assert pool.shared is not None and not pool.shared.ended
+        assert not (await new_shared(pool, None)).ended  # and a new shared worker comes up
 
     with_pool(store, scenario)
 

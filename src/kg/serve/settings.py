@@ -115,8 +115,8 @@ class ServeSettings:
     isolated_workers: int = field(
         default_factory=_default_isolated_workers,
         metadata=_option(
-            "single-query worker processes, for queries run again on their own after the shared worker "
-            "was stopped or failed, and while it restarts (default: 1 per core, at least 2)",
+            "single-query worker processes, for queries run again on their own after a shared worker "
+            "failed or was killed, and while it restarts (default: 1 per core, at least 2)",
             _positive_int,
             metavar="N",
         ),

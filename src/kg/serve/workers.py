@@ -16,12 +16,18 @@ The rules:
 
 - A query takes a free slot of the shared worker (waiting for one if all are busy); while the
   shared worker is down, it takes an isolated worker.
-- Past its time limit (which counts its waits), the process running the query is killed and the
-  query answered 504 (503 if it never got a slot). When that process is the shared worker, the
-  other queries it was running are run again, each on an isolated worker, within what is left of
-  their own time limits; a new shared worker starts in the background.
-- When the shared worker ends by itself (a query pushed it over its memory cap, or overflowed
-  its stack), or answers garbage, every query it was running is run again on an isolated worker,
+- Past its time limit (which counts its waits), a query is answered 504 at once (503 if it never
+  got a slot). An isolated worker running it is killed. The shared worker running it *drains*:
+  it takes no more queries (a new shared worker starts at once), finishes the others it was
+  running, and is killed as soon as none is left, each of them being within its own time limit.
+  So the stopped query runs at most one more time limit, and the queries beside it lose nothing
+  (killing at once, they had to start again with what was left of their time: at 8 clients on
+  2 cores, one slow saved query past 10 s took six others down with it). One worker drains at a
+  time: if a query overruns on the new shared worker meanwhile, the draining one is killed at
+  once and the queries it was still running are run again on isolated workers.
+- When the shared (or draining) worker ends by itself (a query pushed it over its memory cap,
+  or overflowed its stack), or answers garbage, every query it was running is run again on an
+  isolated worker,
   where only its own memory counts: the one that needs too much ends that worker and gets 503
   (400 for the stack), the others are answered. So a query is refused for what it needs itself,
   never for what ran beside it.
@@ -147,8 +153,10 @@ class _Channel(asyncio.Protocol):
                 pending.set_result(outcome)
             else:
                 pending.set_exception(outcome)
+        elif isinstance(outcome, Reply) and pending is not None:
+            pass  # the late reply to a job given up at its time limit (its worker is draining)
         elif not isinstance(outcome, ConnectionError) and self.transport is not None:
-            self.transport.close()  # bytes nobody asked for: this worker is not trusted again
+            self.transport.close()  # bytes nobody asked for, or garbled: this worker is not trusted again
 
 
 class Slot:
@@ -168,6 +176,10 @@ class Slot:
         assert self.channel is not None, "open the worker first"
         return await self.channel.request(job_frame(job))
 
+    def kill_worker(self) -> None:
+        """Stop this slot's query by killing its whole process (an isolated worker: the query is alone there)."""
+        self.worker.kill()
+
     def close(self) -> None:
         if self.channel is not None and self.channel.transport is not None:
             self.channel.transport.close()
@@ -184,6 +196,10 @@ class Worker:
         self.on_end: Callable[[Worker], None] | None = None
         self.ended = False
         self.killed = False
+        self.busy = 0
+        """Queries running on it now (a query past its time limit no longer counts)."""
+        self.draining = False
+        """It takes no more queries, and is killed once ``busy`` is 0."""
 
     @classmethod
     def spawn(cls, config: WorkerConfig, slots: int = 1) -> Worker:
@@ -323,6 +339,8 @@ class WorkerPool(AdmittedBackend):
         self.isolated = isolated
         self.shared: Worker | None = None
         """The shared worker, while it is up."""
+        self.draining: Worker | None = None
+        """The shared worker before, while it finishes its queries (one at a time)."""
         self.workers: set[Worker] = set()
         """Every worker up now."""
         self._shared_free = SlotQueue()
@@ -408,14 +426,20 @@ class WorkerPool(AdmittedBackend):
             slot = await attempt.wait(self._shared_free)
         except Closed:
             return None
+        worker = slot.worker
+        worker.busy += 1
         try:
-            reply = await attempt.run(slot)
-        except ConnectionError:  # the shared worker ended: stopped for another query, over its cap, crashed
+            reply = await attempt.run(slot, self._drain)
+        except ConnectionError:  # the shared worker ended: killed while draining, over its cap, crashed
             return None
         except ValueError:  # a garbled reply: not trusted again; the query, alone, tells whose fault
-            slot.worker.kill()
+            worker.kill()
             return None
-        if not slot.worker.ended:
+        finally:
+            worker.busy -= 1
+            if worker.draining and not worker.busy:
+                worker.kill()  # drained: the query that overran stops now
+        if not worker.ended and not worker.draining:
             self._shared_free.put(slot)
         if reply.head.status == Status.MEMORY:  # out of memory in a process shared with others: alone, again
             return None
@@ -425,7 +449,7 @@ class WorkerPool(AdmittedBackend):
         """The reply from an isolated worker, or the HttpError its end stands for."""
         slot = await attempt.wait(self._isolated_free)
         try:
-            reply = await attempt.run(slot)
+            reply = await attempt.run(slot, Slot.kill_worker)
         except ConnectionError:
             raise self._failure(await slot.worker.exit_code()) from None
         except ValueError:  # a garbled reply: that worker is not trusted again
@@ -451,26 +475,53 @@ class WorkerPool(AdmittedBackend):
             503, "The query worker failed; the query was not answered. Retry shortly.", {"Retry-After": "1"}
         )
 
+    def _drain(self, slot: Slot) -> None:
+        """The query on ``slot`` of the shared worker ran out of time: that worker drains (module docstring)."""
+        worker = slot.worker
+        if worker.draining or worker.ended:
+            return
+        if self.draining is not None:
+            self.draining.kill()  # one worker drains at a time
+        worker.draining = True
+        self.draining = worker
+        self._take_out_shared(worker)
+        self._replace(worker, shared=True, after_exit=False)
+
+    def _take_out_shared(self, worker: Worker) -> None:
+        """New queries no longer go to ``worker``; those waiting for it go to the isolated workers."""
+        self.shared = None
+        self._shared_free.drop(worker)
+        self._shared_free.close_waiting()
+
     def _ended(self, worker: Worker) -> None:
         """A worker ended (killed, or by itself): take its slots out of service and start another."""
         self.workers.discard(worker)
+        if worker.draining:  # this one, or one killed when the next began to drain
+            if worker is self.draining:
+                self.draining = None
+            if not worker.killed:
+                log.warning("the draining query worker ended (exit code %s)", worker.process.poll())
+            return  # replaced when it began to drain
         shared = worker is self.shared
         if shared:
-            self.shared = None
-            self._shared_free.drop(worker)
-            self._shared_free.close_waiting()  # the queries waiting for it go to the isolated workers
+            self._take_out_shared(worker)
             if not worker.killed:
                 log.warning("the shared query worker ended (exit code %s)", worker.process.poll())
         else:
             self._isolated_free.drop(worker)
+        self._replace(worker, shared, after_exit=True)
+
+    def _replace(self, old: Worker, shared: bool, after_exit: bool) -> None:
+        """Start a worker in the background to take ``old``'s place (once it has exited, if ``after_exit``)."""
         if self._closed:
             return
-        task = asyncio.get_running_loop().create_task(self._respawn(worker, shared))
+        task = asyncio.get_running_loop().create_task(self._respawn(old if after_exit else None, shared))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _respawn(self, old: Worker, shared: bool) -> None:
-        await old.exit_code()
+    async def _respawn(self, old: Worker | None, shared: bool) -> None:
+        if old is not None:
+            await old.exit_code()  # its memory is back first
         delay = 0.1
         while not self._closed:
             try:
@@ -505,14 +556,14 @@ class _Attempt:
         except TimeoutError:
             raise self._out_of_time() from None
 
-    async def run(self, slot: Slot) -> Reply:
-        """The slot's reply before the deadline; past it, the slot's process is killed (504)."""
+    async def run(self, slot: Slot, overrun: Callable[[Slot], None]) -> Reply:
+        """The slot's reply before the deadline; past it, ``overrun(slot)`` stops the query, and 504."""
         self.started = True
         try:
             async with asyncio.timeout_at(self.deadline):
                 return await slot.run(self.job)
         except TimeoutError:
-            slot.worker.kill()
+            overrun(slot)
             raise self._out_of_time() from None
         except (ConnectionError, ValueError):
             raise
