@@ -485,7 +485,7 @@ class WorkerPool(AdmittedBackend):
         worker.draining = True
         self.draining = worker
         self._take_out_shared(worker)
-        self._replace(worker, shared=True, after_exit=False)
+        self._replace(shared=True)
 
     def _take_out_shared(self, worker: Worker) -> None:
         """New queries no longer go to ``worker``; those waiting for it go to the isolated workers."""
@@ -509,19 +509,19 @@ class WorkerPool(AdmittedBackend):
                 log.warning("the shared query worker ended (exit code %s)", worker.process.poll())
         else:
             self._isolated_free.drop(worker)
-        self._replace(worker, shared, after_exit=True)
+        self._replace(shared, after=worker)
 
-    def _replace(self, old: Worker, shared: bool, after_exit: bool) -> None:
-        """Start a worker in the background to take ``old``'s place (once it has exited, if ``after_exit``)."""
+    def _replace(self, shared: bool, after: Worker | None = None) -> None:
+        """Start a shared or isolated worker in the background (once ``after`` has exited, if given)."""
         if self._closed:
             return
-        task = asyncio.get_running_loop().create_task(self._respawn(old if after_exit else None, shared))
+        task = asyncio.get_running_loop().create_task(self._respawn(shared, after))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _respawn(self, old: Worker | None, shared: bool) -> None:
-        if old is not None:
-            await old.exit_code()  # its memory is back first
+    async def _respawn(self, shared: bool, after: Worker | None) -> None:
+        if after is not None:
+            await after.exit_code()  # its memory is back first
         delay = 0.1
         while not self._closed:
             try:
