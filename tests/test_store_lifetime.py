@@ -38,6 +38,22 @@ def _stores_of(pid: int) -> list[Path]:
     return list(store.SHARED_MEMORY.glob(f"{store.TEMPORARY_PREFIX}{pid}-*"))
 
 
+def _has_ended(process: psutil.Process) -> bool:
+    """Whether ``process`` has exited (a zombie, or already reaped: an orphan is reaped by init at any moment)."""
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def _is_loader(process: psutil.Process) -> bool:
+    """Whether ``process`` is the store loader (False for a child that ended while we looked)."""
+    try:
+        return "kg.store" in process.cmdline()
+    except psutil.NoSuchProcess:
+        return False
+
+
 def _big_nquads(path: Path, quads: int) -> Path:
     """An N-Quads file that takes Oxigraph a few seconds to load."""
     graph = "<https://w3id.org/alignkg/graph/lifetime-test>"
@@ -56,14 +72,14 @@ def test_stopping_while_loading_removes_the_store_and_the_loader(tmp_path: Path,
 
         def loader() -> psutil.Process | None:
             children = psutil.Process(server.pid).children()
-            return next((c for c in children if "kg.store" in c.cmdline()), None)
+            return next((c for c in children if _is_loader(c)), None)
 
         loading = _wait_for(loader, "the loader child")
         assert _stores_of(server.pid), "the temporary store exists while loading"
         assert loading.is_running() and server.poll() is None, "still loading when the signal is sent"
         server.send_signal(stop)
         server.wait(WAIT_SECONDS)
-        _wait_for(lambda: not loading.is_running() or loading.status() == psutil.STATUS_ZOMBIE, "the loader to end")
+        _wait_for(lambda: _has_ended(loading), "the loader to end")
         assert not _stores_of(server.pid)
     finally:
         if server.poll() is None:
@@ -81,7 +97,7 @@ def test_a_store_left_by_a_killed_server_is_removed_by_the_next_one() -> None:
         killed.process.wait()
         # The workers die with the server (PR_SET_PDEATHSIG); the store stays: nothing could clean up.
         psutil.wait_procs(workers, timeout=WAIT_SECONDS)
-        assert not any(w.is_running() and w.status() != psutil.STATUS_ZOMBIE for w in workers)
+        assert all(_has_ended(w) for w in workers)
         assert left[0].is_dir()
     with run_server(MINI):
         assert not left[0].exists(), "the next server removed the stale store"
