@@ -7,13 +7,16 @@ server removes it at start-up, but only folders of dead processes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pytest
 
@@ -85,6 +88,34 @@ def test_stopping_while_loading_removes_the_store_and_the_loader(tmp_path: Path,
         if server.poll() is None:
             server.kill()
             server.wait()
+
+
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l . ?m ?n ?o }"
+"""Billions of rows on the mini data: runs until its time limit."""
+
+
+def test_a_second_ctrl_c_stops_at_once_without_a_traceback_and_cleans_up() -> None:
+    with run_server(MINI, "--query-timeout", "120") as server:
+        pid = server.process.pid
+        workers = psutil.Process(pid).children()
+        busy_before = sum(w.cpu_times().user for w in workers)
+        slow = threading.Thread(target=_ask_slowly, args=(server.base_url,), daemon=True)
+        slow.start()
+        _wait_for(lambda: sum(w.cpu_times().user for w in workers) > busy_before + 0.3, "the slow query to run")
+        server.process.send_signal(signal.SIGINT)
+        _wait_for(lambda: "Waiting for connections to close" in server.log(), "a graceful shutdown held by the query")
+        server.process.send_signal(signal.SIGINT)
+        server.process.wait(WAIT_SECONDS)  # far sooner than the query's 120 s
+        log = server.log()
+        assert "Traceback" not in log and "ERROR" not in log, log
+        assert not _stores_of(pid)
+        psutil.wait_procs(workers, timeout=WAIT_SECONDS)
+        assert all(_has_ended(w) for w in workers)
+
+
+def _ask_slowly(base_url: str) -> None:
+    with contextlib.suppress(httpx.TransportError):  # the server stops while answering: expected
+        httpx.get(base_url + "/sparql", params={"query": SLOW}, timeout=WAIT_SECONDS * 4)
 
 
 def test_a_store_left_by_a_killed_server_is_removed_by_the_next_one() -> None:

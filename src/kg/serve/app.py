@@ -178,7 +178,25 @@ class App(FastAPI):
             scope["app"] = self
             await self._queries(scope, receive, send)
             return
+        if scope["type"] == "lifespan":
+            receive = _shutdown_when_cancelled(receive)
         await super().__call__(scope, receive, send)
+
+
+def _shutdown_when_cancelled(receive: Receive) -> Receive:
+    """The lifespan's ``receive``, where being cancelled while waiting reads as the shutdown message.
+
+    A second Ctrl-C makes uvicorn exit at once, without sending the shutdown: its event loop then
+    cancels the lifespan task, and Starlette would log that as a failed shutdown, with a traceback.
+    Read as a shutdown instead, the lifespan's own exit runs (the workers stop) and nothing is logged."""
+
+    async def receive_or_shutdown() -> dict[str, Any]:
+        try:
+            return dict(await receive())
+        except asyncio.CancelledError:
+            return {"type": "lifespan.shutdown"}
+
+    return receive_or_shutdown
 
 
 def create_app(settings: ServeSettings) -> FastAPI:

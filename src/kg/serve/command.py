@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
 import signal
 import sys
 from dataclasses import replace
@@ -86,7 +89,18 @@ def _server(app: object, settings: options.ServeSettings) -> uvicorn.Server:
         timeout_graceful_shutdown=5,
         **http_settings,
     )
+    logging.getLogger("uvicorn.error").addFilter(_not_a_cancelled_task)  # after Config: it sets up logging
     return uvicorn.Server(config)
+
+
+def _not_a_cancelled_task(record: logging.LogRecord) -> bool:
+    """False for uvicorn's report of a request cancelled by a forced stop (a second Ctrl-C).
+
+    uvicorn then leaves the requests still running to the event loop, which cancels them on
+    closing, and logs each as an error with a traceback: the stop the user asked for, not a fault.
+    A request is cancelled only then (a client that goes away is not a cancellation)."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, (asyncio.CancelledError, KeyboardInterrupt))
 
 
 def _run(server: uvicorn.Server, settings: options.ServeSettings) -> None:
@@ -96,4 +110,5 @@ def _run(server: uvicorn.Server, settings: options.ServeSettings) -> None:
         file=sys.stderr,
         flush=True,
     )
-    server.run()
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises each Ctrl-C after stopping: a second lands here
+        server.run()
