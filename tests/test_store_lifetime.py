@@ -14,13 +14,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import psutil
 import pytest
 
 from kg import store
+from kg.serve.stop_signals import Stopped, StopSignals
 from server import free_port, run_server
 
 MINI = Path(__file__).parent / "fixtures" / "mini.trig"
@@ -81,7 +84,7 @@ def test_stopping_while_loading_removes_the_store_and_the_loader(tmp_path: Path,
         assert _stores_of(server.pid), "the temporary store exists while loading"
         assert loading.is_running() and server.poll() is None, "still loading when the signal is sent"
         server.send_signal(stop)
-        server.wait(WAIT_SECONDS)
+        assert server.wait(WAIT_SECONDS) == 0, "a requested stop is a clean exit"
         _wait_for(lambda: _has_ended(loading), "the loader to end")
         assert not _stores_of(server.pid)
     finally:
@@ -105,7 +108,7 @@ def test_a_second_ctrl_c_stops_at_once_without_a_traceback_and_cleans_up() -> No
         server.process.send_signal(signal.SIGINT)
         _wait_for(lambda: "Waiting for connections to close" in server.log(), "a graceful shutdown held by the query")
         server.process.send_signal(signal.SIGINT)
-        server.process.wait(WAIT_SECONDS)  # far sooner than the query's 120 s
+        assert server.process.wait(WAIT_SECONDS) == 0  # far sooner than the query's 120 s
         log = server.log()
         assert "Traceback" not in log and "ERROR" not in log, log
         assert not _stores_of(pid)
@@ -149,3 +152,61 @@ def test_remove_stale_keeps_folders_of_live_processes_and_foreign_names(tmp_path
     store.remove_stale(tmp_path)
     assert not dead.exists()
     assert alive.is_dir() and foreign.is_dir() and unnamed.is_dir()
+
+
+@pytest.fixture
+def stop_signals() -> Iterator[StopSignals]:
+    """:class:`StopSignals` installed in this process; the previous handlers restored after."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield StopSignals()
+    finally:
+        for number, handler in saved.items():
+            signal.signal(number, handler)
+
+
+class _SignalledWhileFinalized:
+    """Sends this process ``number`` from ``__del__``: the handler runs inside the finalizer, where
+    Python would drop an exception it raised."""
+
+    def __init__(self, number: signal.Signals) -> None:
+        self.number = number
+
+    def __del__(self) -> None:
+        os.kill(os.getpid(), self.number)
+        for _ in range(1000):  # bytecode to run, where Python calls the pending handler
+            pass
+
+
+@pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_during_start_up_is_kept_even_inside_a_finalizer(
+    stop_signals: StopSignals, number: signal.Signals, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dropped: list[BaseException | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: dropped.append(unraisable.exc_value))
+    _SignalledWhileFinalized(number)  # finalized at once
+    assert stop_signals.received == number
+    assert dropped == [], "the handler raises nothing Python could drop"
+    with pytest.raises(Stopped, match=number.name):
+        stop_signals.check()
+
+
+def test_a_stop_signal_during_start_up_ends_the_loader(stop_signals: StopSignals) -> None:
+    loader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stop_signals.cut_short(SimpleNamespace(process=loader))  # type: ignore[arg-type]
+        signal.raise_signal(signal.SIGTERM)
+        assert loader.wait(WAIT_SECONDS) == -signal.SIGKILL
+    finally:
+        loader.kill()
+        loader.wait()
+
+
+def test_once_serving_a_stop_signal_asks_the_server_to_stop_and_raises_nothing(stop_signals: StopSignals) -> None:
+    server = SimpleNamespace(should_exit=False)
+    stop_signals.hand_to(server)  # type: ignore[arg-type]
+    for number in (signal.SIGTERM, signal.SIGINT):
+        server.should_exit = False
+        signal.raise_signal(number)  # as uvicorn does again after its shutdown
+        assert server.should_exit
+    stop_signals.check()  # nothing remembered: the server has it

@@ -3,6 +3,7 @@
 Map of the package (endpoint core):
 
 - ``command``: the CLI (options in ``settings``, one dataclass, flags and ``KG_*`` variables);
+- ``stop_signals``: SIGTERM and Ctrl-C while the server starts, then handed to uvicorn;
 - ``app``: the FastAPI application, its router list and lifespan;
 - ``sparql``: ``/sparql`` (rdflib-endpoint's router, our handlers and service description);
 - ``protocol`` (reading requests), ``formats`` (result formats, ``format=``), ``errors``;

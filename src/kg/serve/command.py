@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
-import signal
 import sys
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from kg.serve import settings as options
+from kg.serve.stop_signals import Stopped, StopSignals
 from kg.store import LoadError, loading_store, sources
 
 if TYPE_CHECKING:
@@ -30,9 +29,7 @@ def run(args: argparse.Namespace) -> int:
 
     The store loads in a child process while the query workers start and this process imports and
     builds the web application (seconds of imports that would otherwise come after the load)."""
-    # uvicorn re-raises SIGTERM after its graceful shutdown; exit through Python so the
-    # temporary store is removed on the way out (also while loading).
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stop = StopSignals()
     try:
         settings = options.from_sources(args).resolved()
         if not settings.data:
@@ -45,11 +42,13 @@ def run(args: argparse.Namespace) -> int:
 
             shown = without_credentials(settings.backend)
             print(f"kg serve: queries go to the SPARQL backend {shown}", file=sys.stderr, flush=True)
-            _run(_server(create_app(settings), settings), settings)
+            _run(_server(create_app(settings), settings), settings, stop)
             return 0
+        stop.check()
         files = sources(settings.data).files
         print(f"kg serve: loading {', '.join(map(str, files))}", file=sys.stderr, flush=True)
         with loading_store(files, settings.store) as loading:
+            stop.cut_short(loading)
             from kg.serve.workers import WorkerPool
 
             pool = WorkerPool.for_settings(settings, loading.folder)
@@ -60,13 +59,18 @@ def run(args: argparse.Namespace) -> int:
                 app = create_app(replace(settings, store=loading.folder))
                 app.state.workers = pool
                 server = _server(app, settings)
+                stop.check()
                 loading.wait()
-                _run(server, settings)
+                _run(server, settings, stop)
             finally:
                 pool.kill_spawned()
     except (ValueError, LoadError) as exc:
-        print(f"kg serve: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        if stop.received is None:  # else the loader failed because the stop ended it
+            print(f"kg serve: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        print(f"kg serve: stopped ({stop.received.name})", file=sys.stderr, flush=True)
+    except Stopped as stopped:  # before serving: the loader, the workers and the temporary store are gone
+        print(f"kg serve: stopped ({stopped})", file=sys.stderr, flush=True)
     return 0
 
 
@@ -100,15 +104,16 @@ def _not_a_cancelled_task(record: logging.LogRecord) -> bool:
     closing, and logs each as an error with a traceback: the stop the user asked for, not a fault.
     A request is cancelled only then (a client that goes away is not a cancellation)."""
     error = record.exc_info[1] if record.exc_info else None
-    return not isinstance(error, (asyncio.CancelledError, KeyboardInterrupt))
+    return not isinstance(error, asyncio.CancelledError)
 
 
-def _run(server: uvicorn.Server, settings: options.ServeSettings) -> None:
-    """Serve until stopped."""
+def _run(server: uvicorn.Server, settings: options.ServeSettings, stop: StopSignals) -> None:
+    """Serve until stopped (unless a stop signal came already)."""
+    stop.hand_to(server)  # first: a signal from now on stops the server, one before is raised here
+    stop.check()
     print(
         f"kg serve: SPARQL endpoint at {settings.endpoint_url} (listening on {settings.host}:{settings.port})",
         file=sys.stderr,
         flush=True,
     )
-    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises each Ctrl-C after stopping: a second lands here
-        server.run()
+    server.run()
