@@ -210,3 +210,32 @@ def test_once_serving_a_stop_signal_asks_the_server_to_stop_and_raises_nothing(s
         signal.raise_signal(number)  # as uvicorn does again after its shutdown
         assert server.should_exit
     stop_signals.check()  # nothing remembered: the server has it
+
+
+def test_a_loader_whose_server_died_before_it_started_exits_instead_of_loading(tmp_path: Path) -> None:
+    data = _big_nquads(tmp_path / "big.nq", 100_000)
+    folder = tmp_path / "store"
+    # A stand-in server: starts the loader the way kg serve does, then dies at once, before the
+    # loader (still importing) can ask Linux to kill it with its parent.
+    starter = (
+        "import os, subprocess, sys\n"
+        "loader = subprocess.Popen([sys.executable, '-m', 'kg.store', str(os.getpid()), sys.argv[1], sys.argv[2]])\n"
+        "print(loader.pid, flush=True)\n"
+        "os._exit(0)\n"
+    )
+    started = subprocess.run([sys.executable, "-c", starter, str(folder), str(data)], capture_output=True, check=True)
+    orphan = psutil.Process(int(started.stdout))
+    psutil.wait_procs([orphan], timeout=WAIT_SECONDS)
+    assert _has_ended(orphan)
+    assert not folder.exists(), "the orphaned loader loaded nothing"
+
+
+@pytest.mark.parametrize("parent_is_ours", [True, False])
+def test_die_with_parent_exits_when_the_parent_is_not_the_one_named(parent_is_ours: bool) -> None:
+    code = "import sys\nfrom kg.store import die_with_parent\ndie_with_parent(int(sys.argv[1]))\nprint('running')"
+    named = os.getpid() if parent_is_ours else 1
+    child = subprocess.run([sys.executable, "-c", code, str(named)], capture_output=True, text=True)
+    if parent_is_ours:
+        assert (child.returncode, child.stdout) == (0, "running\n")
+    else:
+        assert (child.returncode, child.stdout) == (store.EXIT_ORPHANED, "")

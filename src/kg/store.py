@@ -37,6 +37,8 @@ MARKER = "kg-source.json"
 """File in a store folder recording which data files it was loaded from."""
 SHARED_MEMORY = Path("/dev/shm")
 TEMPORARY_PREFIX = "kg-store-"
+EXIT_ORPHANED = 3
+"""Exit code of a child whose parent died before it could ask to die with it."""
 
 
 class LoadError(Exception):
@@ -112,7 +114,7 @@ class Loading:
         self.folder = folder
         self.process: subprocess.Popen[bytes] | None = None
         if files:
-            command = [sys.executable, "-m", "kg.store", str(folder), *map(str, files)]
+            command = [sys.executable, "-m", "kg.store", str(os.getpid()), str(folder), *map(str, files)]
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def wait(self) -> Path:
@@ -201,13 +203,17 @@ def remove_stale(parent: Path) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def die_with_parent() -> None:
-    """Ask Linux to kill this process when the process that started it dies (``PR_SET_PDEATHSIG``)."""
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when ``parent``, the process that started it, dies
+    (``PR_SET_PDEATHSIG``); exit at once if it died already (before the request, which then
+    never fires: the child would be left running on its own)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL)
     except OSError:
         pass
+    if os.getppid() != parent:
+        os._exit(EXIT_ORPHANED)
 
 
 def _writable(folder: Path) -> bool:
@@ -219,9 +225,9 @@ def _writable(folder: Path) -> bool:
 
 
 def main(argv: Sequence[str]) -> int:
-    """``python -m kg.store FOLDER FILE...``: load the files into a new store in FOLDER."""
-    folder, *files = argv
-    die_with_parent()  # a killed server leaves no loader behind
+    """``python -m kg.store PARENT_PID FOLDER FILE...``: load the files into a new store in FOLDER."""
+    parent, folder, *files = argv
+    die_with_parent(int(parent))  # a killed server leaves no loader behind
     try:
         load(Path(folder), [Path(f) for f in files])
     except LoadError as exc:

@@ -253,7 +253,7 @@ def _cap_memory(limit_mb: int) -> None:
 
 def main(argv: list[str]) -> int:
     config = json.loads(argv[0])
-    die_with_parent()
+    die_with_parent(config["parent"])
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server stops us; Ctrl-C is for it
     slots = [(sock, JobReader(sock)) for sock in (socket.socket(fileno=fd) for fd in config["fds"])]
     if not all(jobs.wait_for_open() for _, jobs in slots):  # started while the store loads: imports done

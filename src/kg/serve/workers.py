@@ -213,6 +213,7 @@ class Worker:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         settings = {
             "fds": [sock.fileno() for sock in theirs],
+            "parent": os.getpid(),
             "store": str(config.store),
             "base_iri": config.base_iri,
             "allow_service": list(config.allow_service),
