@@ -218,9 +218,11 @@ def test_a_loader_whose_server_died_before_it_started_exits_instead_of_loading(t
     # A stand-in server: starts the loader the way kg serve does, then dies at once, before the
     # loader (still importing) can ask Linux to kill it with its parent.
     starter = (
-        "import os, subprocess, sys\n"
-        "loader = subprocess.Popen([sys.executable, '-m', 'kg.store', str(os.getpid()), sys.argv[1], sys.argv[2]])\n"
-        "print(loader.pid, flush=True)\n"
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from kg.store import Loading\n"
+        "loading = Loading(Path(sys.argv[1]), [Path(sys.argv[2])])\n"
+        "print(loading.process.pid, flush=True)\n"
         "os._exit(0)\n"
     )
     started = subprocess.run([sys.executable, "-c", starter, str(folder), str(data)], capture_output=True, check=True)

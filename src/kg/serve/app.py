@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kg import __version__
 from kg.namespaces import PREFIXES
@@ -190,9 +190,9 @@ def _shutdown_when_cancelled(receive: Receive) -> Receive:
     cancels the lifespan task, and Starlette would log that as a failed shutdown, with a traceback.
     Read as a shutdown instead, the lifespan's own exit runs (the workers stop) and nothing is logged."""
 
-    async def receive_or_shutdown() -> dict[str, Any]:
+    async def receive_or_shutdown() -> Message:
         try:
-            return dict(await receive())
+            return await receive()
         except asyncio.CancelledError:
             return {"type": "lifespan.shutdown"}
 

@@ -60,15 +60,17 @@ def run(args: argparse.Namespace) -> int:
                 app.state.workers = pool
                 server = _server(app, settings)
                 stop.check()
-                loading.wait()
+                try:
+                    loading.wait()
+                except LoadError:
+                    stop.check()  # the stop ended the loader: say so, not that loading failed
+                    raise
                 _run(server, settings, stop)
             finally:
                 pool.kill_spawned()
     except (ValueError, LoadError) as exc:
-        if stop.received is None:  # else the loader failed because the stop ended it
-            print(f"kg serve: {exc}", file=sys.stderr)
-            return EXIT_FAILED
-        print(f"kg serve: stopped ({stop.received.name})", file=sys.stderr, flush=True)
+        print(f"kg serve: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except Stopped as stopped:  # before serving: the loader, the workers and the temporary store are gone
         print(f"kg serve: stopped ({stopped})", file=sys.stderr, flush=True)
     return 0
