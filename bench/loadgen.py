@@ -2,7 +2,9 @@
 
 Each client holds one keep-alive ``http.client`` connection (the lightest client the standard
 library has, so the client costs as little of the 2 cores as possible) and sends the queries of
-its mix in turn until ``seconds`` have passed or ``max_requests`` answers came back.
+its mix in turn until ``seconds`` have passed or ``max_requests`` answers came back. :func:`drive`
+does the same with any client that has ``query`` and ``close`` (``bench/ceiling.py`` calls
+pyoxigraph in process that way).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import statistics
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlencode, urlsplit
 
 ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
@@ -26,6 +30,10 @@ class Measurement:
     latencies: list[float] = field(default_factory=list)
     failures: Counter[int] = field(default_factory=Counter)
     seconds: float = 0.0
+    client_cpu_seconds: float = 0.0
+    """CPU time of the client threads."""
+    cpu_seconds: float = 0.0
+    """CPU time of whatever answered, where the caller measured it (``bench/ceiling.py``)."""
 
     @classmethod
     def combine(cls, parts: list[Measurement]) -> Measurement:
@@ -35,6 +43,8 @@ class Measurement:
             whole.latencies += part.latencies
             whole.failures.update(part.failures)
             whole.seconds += part.seconds
+            whole.client_cpu_seconds += part.client_cpu_seconds
+            whole.cpu_seconds += part.cpu_seconds
         return whole
 
     @property
@@ -49,6 +59,11 @@ class Measurement:
     @property
     def throughput(self) -> float:
         return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_per_query(self) -> float:
+        """``cpu_seconds`` per answered query (NaN without answers)."""
+        return self.cpu_seconds / len(self.latencies) if self.latencies else float("nan")
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -83,15 +98,32 @@ class Client:
         self.connection.close()
 
 
+class AnyClient(Protocol):
+    """What :func:`drive` needs of a client: ``query`` gives (HTTP status, body); ``close``."""
+
+    def query(self, query: str) -> tuple[int, bytes]: ...
+
+    def close(self) -> None: ...
+
+
 def run(url: str, queries: list[str], clients: int, seconds: float, max_requests: int) -> Measurement:
-    """``clients`` threads sending ``queries`` round-robin; stops on time or on the request count."""
+    """``clients`` HTTP clients of ``url`` sending ``queries`` round-robin; stops on time or on the request count."""
+    return drive(lambda: Client(url), queries, clients, seconds, max_requests)
+
+
+def drive(
+    connect: Callable[[], AnyClient], queries: list[str], clients: int, seconds: float, max_requests: int
+) -> Measurement:
+    """``clients`` threads, each with a client from ``connect``, sending ``queries`` round-robin; stops on
+    time or on the request count. A client that fails (OSError, HTTPException) is replaced."""
     result = Measurement()
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
     sent = [0]
 
     def client(offset: int) -> None:
-        connection = Client(url)
+        cpu = time.thread_time()
+        connection = connect()
         i = offset
         try:
             while time.perf_counter() < deadline:
@@ -105,7 +137,7 @@ def run(url: str, queries: list[str], clients: int, seconds: float, max_requests
                 except (OSError, http.client.HTTPException):
                     status = 0
                     connection.close()
-                    connection = Client(url)
+                    connection = connect()
                 elapsed = time.perf_counter() - started
                 with lock:
                     if status == 200:
@@ -115,6 +147,8 @@ def run(url: str, queries: list[str], clients: int, seconds: float, max_requests
                 i += 1
         finally:
             connection.close()
+            with lock:
+                result.client_cpu_seconds += time.thread_time() - cpu
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]

@@ -21,6 +21,7 @@ measurement is bounded by ``--seconds`` and ``--max-requests``.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib.metadata
 import math
 import os
@@ -157,6 +158,10 @@ class ServerRun:
     """remote: the ``oxigraph serve`` behind ``kg serve --backend`` (its ``load_peak``: during ``kg load``)."""
     results: dict[tuple[str, int], loadgen.Measurement] = field(default_factory=dict)
     ask_under_load: list[float] = field(default_factory=list)
+    pid: int = 0
+    """The server process, while it runs."""
+    store: Path | None = None
+    """embedded: the store folder its workers read, while it runs (None if another ``kg serve`` made one meanwhile)."""
 
     @property
     def serving_peak(self) -> Peak:
@@ -191,6 +196,7 @@ def started(command: list[str], url: str, run: ServerRun) -> Iterator[MemorySamp
     begin = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sampler = MemorySampler(process.pid)
+    run.pid = process.pid
     try:
         wait_ready(url, process)
         run.ready_seconds = time.perf_counter() - begin
@@ -218,19 +224,31 @@ def measure(servers: dict[str, tuple[str, ServerRun]], mix: dict[str, list[str]]
                 loadgen.run(url, [query], 1, args.seconds, 1)
         warm_up = (time.perf_counter() - began) / len(servers)
         rounds = args.rounds if warm_up * 4 <= args.seconds / args.rounds else 1
+        drivers = {setup: functools.partial(loadgen.run, url) for setup, (url, _) in servers.items()}
         for clients in (1, 8):
-            parts: dict[str, list[loadgen.Measurement]] = {setup: [] for setup in servers}
-            for turn in range(rounds):
-                order = list(servers) if turn % 2 == 0 else list(reversed(servers))
-                for setup in order:
-                    url, _ = servers[setup]
-                    share = loadgen.run(url, queries, clients, args.seconds / rounds, args.max_requests // rounds)
-                    parts[setup].append(share)
+            measured = take_turns(drivers, queries, clients, rounds, args)
             for setup, (_, run) in servers.items():
-                run.results[(name, clients)] = loadgen.Measurement.combine(parts[setup])
-                print(f"  {setup:8} {name:13} x{clients}: {summary(run.results[(name, clients)])}", flush=True)
+                run.results[(name, clients)] = measured[setup]
+                print(f"  {setup:8} {name:13} x{clients}: {summary(measured[setup])}", flush=True)
     for url, run in servers.values():
         ask_while_busy(url, run)
+
+
+Driver = Callable[[list[str], int, float, int], loadgen.Measurement]
+"""Sends (queries, clients, seconds, max_requests) to one setup: :func:`loadgen.run` on its URL, say."""
+
+
+def take_turns(
+    drivers: dict[str, Driver], queries: list[str], clients: int, rounds: int, args: argparse.Namespace
+) -> dict[str, loadgen.Measurement]:
+    """``queries`` at ``clients`` clients on every setup in ``rounds`` turns (the order alternating),
+    each turn ``args.seconds / rounds`` long, pooled per setup."""
+    parts: dict[str, list[loadgen.Measurement]] = {setup: [] for setup in drivers}
+    for turn in range(rounds):
+        order = list(drivers) if turn % 2 == 0 else list(reversed(drivers))
+        for setup in order:
+            parts[setup].append(drivers[setup](queries, clients, args.seconds / rounds, args.max_requests // rounds))
+    return {setup: loadgen.Measurement.combine(shares) for setup, shares in parts.items()}
 
 
 def ask_while_busy(url: str, run: ServerRun) -> None:
@@ -322,6 +340,7 @@ def serving_embedded(data: Path, args: argparse.Namespace) -> Iterator[tuple[str
     with started(kg_serve(port, args, "--data", str(data)), url, run):
         stores = set(Path("/dev/shm").glob("kg-store-*")) - before
         run.store_bytes = sum(folder_bytes(s) for s in stores)
+        run.store = next(iter(stores)) if len(stores) == 1 else None
         run.load_seconds = run.ready_seconds
         yield url, run
 
@@ -539,9 +558,9 @@ def setups(text: str) -> list[str]:
     return [n for n in SETUPS if n in names]
 
 
-def run_line(argv: list[str] | None, loads: list[str]) -> str:
+def run_line(argv: list[str] | None, loads: list[str], script: str = "bench/run.py") -> str:
     """When, how and on what the figures were taken (the machine may be shared: the load average says how busy)."""
-    command = " ".join(["python bench/run.py", *(sys.argv[1:] if argv is None else argv)])
+    command = " ".join([f"python {script}", *(sys.argv[1:] if argv is None else argv)])
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return f"`{command}`, {when}; {machine()}; load average (1 min): {', '.join(loads)}\n\n"
 

@@ -1,0 +1,191 @@
+"""The ceiling of any front end: pyoxigraph alone, in process, against our endpoint and ``oxigraph serve``.
+
+    python bench/ceiling.py --data /tmp/bench-1m.nq --out bench/RESULTS.md
+    python bench/ceiling.py --data /tmp/bench-1m.nq --queries scan,aggregate --clients 8
+
+The endpoint evaluates every query with pyoxigraph (issue 5: the embedded store is pyoxigraph), so
+no front end can answer faster than pyoxigraph itself does. This measures that ceiling and where
+our endpoint sits under it: the queries of ``run.py``'s mix sent, in turns (``run.take_turns``), to
+
+- ``embedded``: ``kg serve --data FILE`` over HTTP (``run.py``'s setup);
+- ``pyoxigraph``: N threads of this process calling ``Store.query(...).serialize(JSON)`` directly
+  on the store our workers read, opened with ``Store.read_only`` as they open it: no HTTP, no IPC,
+  no limits, no client process. (That store and the one ``oxigraph serve`` uses hold the same
+  data, both compacted; one query thread answers alike on each, within 1 %. ``oxigraph serve``
+  opens its own for writing and may remove files of it while it starts, so it is not shared.)
+- ``oxigraph``: ``oxigraph serve`` over HTTP (``run.py``'s setup).
+
+Besides throughput and p50 latency it reports CPU time per answered query: of the server's
+process tree (its workers included), and for pyoxigraph of the threads that ran the queries. With
+both cores busy (8 clients on 2 cores), throughput goes as its inverse. ``embedded / pyoxigraph``
+is what our front end and limits cost; ``pyoxigraph / oxigraph`` is what the library costs
+against the executable, on the same store and the same queries. All traffic stays on 127.0.0.1;
+every turn is bounded by ``--seconds`` and ``--max-requests``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+from contextlib import ExitStack, suppress
+from pathlib import Path
+
+import psutil
+import pyoxigraph as ox
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loadgen
+import run
+
+SETUPS = ("embedded", "pyoxigraph", "oxigraph")
+DEFAULT_QUERIES = "scan,join,aggregate"
+
+
+class InProcess:
+    """A client that asks pyoxigraph directly, as a worker does: the union default graph, SPARQL JSON."""
+
+    def __init__(self, store: ox.Store) -> None:
+        self.store = store
+
+    def query(self, query: str) -> tuple[int, bytes]:
+        try:
+            result = self.store.query(query, use_default_graph_as_union=True)
+            return 200, result.serialize(format=ox.QueryResultsFormat.JSON) or b""
+        except (SyntaxError, ValueError, OSError):
+            return 400, b""
+
+    def close(self) -> None:
+        pass
+
+
+def in_process(
+    store: ox.Store, queries: list[str], clients: int, seconds: float, max_requests: int
+) -> loadgen.Measurement:
+    """``queries`` on ``clients`` threads of this process; the CPU is those threads'."""
+    measured = loadgen.drive(lambda: InProcess(store), queries, clients, seconds, max_requests)
+    measured.cpu_seconds = measured.client_cpu_seconds
+    return measured
+
+
+def tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and its descendants alive now."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        with suppress(psutil.Error):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def over_http(
+    url: str, pid: int, queries: list[str], clients: int, seconds: float, max_requests: int
+) -> loadgen.Measurement:
+    """``queries`` from ``clients`` HTTP clients; the CPU is the server's process tree's."""
+    before = tree_cpu(pid)
+    measured = loadgen.run(url, queries, clients, seconds, max_requests)
+    measured.cpu_seconds = tree_cpu(pid) - before
+    return measured
+
+
+def report(quads: int, results: dict[tuple[str, int], dict[str, loadgen.Measurement]]) -> str:
+    lines = [
+        f"### pyoxigraph alone against both servers, {quads:,} quads",
+        "",
+        "| query | clients | q/s: embedded / pyoxigraph / oxigraph | embedded / pyoxigraph | pyoxigraph / oxigraph "
+        "| embedded / oxigraph | p50 (ms): embedded / pyoxigraph / oxigraph | embedded / oxigraph p50 "
+        "| CPU per query (ms): embedded / pyoxigraph / oxigraph |",
+        "|---" * 9 + "|",
+    ]
+    for (name, clients), got in results.items():
+        e, p, o = (got[setup] for setup in SETUPS)
+        cells = [
+            " / ".join(f"{m.throughput:.1f}" for m in (e, p, o)),
+            run.ratio(e.throughput, p.throughput),
+            run.ratio(p.throughput, o.throughput),
+            run.ratio(e.throughput, o.throughput),
+            " / ".join(f"{m.percentile(50) * 1000:.2f}" for m in (e, p, o)),
+            run.ratio(e.percentile(50), o.percentile(50)),
+            " / ".join(f"{m.cpu_per_query * 1000:.2f}" for m in (e, p, o)),
+        ]
+        errors = {setup: m.error_text() for setup, m in got.items() if m.errors}
+        lines.append(f"| {name} | {clients} | " + " | ".join(cells) + " |" + (f" (errors: {errors})" if errors else ""))
+    return "\n".join(lines) + "\n"
+
+
+def names(text: str) -> list[str]:
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in run.MIX]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(run.MIX)}")
+    return chosen
+
+
+def counts(text: str) -> list[int]:
+    try:
+        chosen = [int(n) for n in text.split(",")]
+    except ValueError:
+        chosen = []
+    if not chosen or min(chosen) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: client counts, comma-separated, each at least 1")
+    return chosen
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, required=True, help="an N-Quads file made by generate.py")
+    parser.add_argument(
+        "--queries",
+        type=names,
+        default=names(DEFAULT_QUERIES),
+        metavar="LIST",
+        help=f"queries of run.py's mix, comma-separated (default: {DEFAULT_QUERIES})",
+    )
+    parser.add_argument("--clients", type=counts, default=[1, 8], metavar="LIST", help="client counts (default: 1,8)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="time per query, client count and setup")
+    parser.add_argument("--rounds", type=int, default=6, help="turns each setup takes per query and client count")
+    parser.add_argument("--max-requests", type=int, default=100_000, help="request bound per query and client count")
+    parser.add_argument("--timeout", type=float, default=10.0, help="the servers' query time limit")
+    parser.add_argument("--out", type=Path, help="append the Markdown report here")
+    args = parser.parse_args(argv)
+    if not args.data.is_file():
+        parser.error(f"--data {args.data}: no such file")
+    with args.data.open("rb") as counted:
+        quads = sum(1 for _ in counted)
+    print(f"{run.machine()}\n{quads:,} quads in {args.data}", flush=True)
+    loads = [f"start {os.getloadavg()[0]:.2f}"]
+    results: dict[tuple[str, int], dict[str, loadgen.Measurement]] = {}
+    with ExitStack() as stack:
+        embedded_url, embedded = stack.enter_context(run.serving_embedded(args.data, args))
+        oxigraph_url, oxigraph = stack.enter_context(run.serving_oxigraph(args.data, args))
+        if embedded.store is None:
+            parser.error("could not tell which /dev/shm/kg-store-* is ours (another kg serve started meanwhile)")
+        store = ox.Store.read_only(str(embedded.store))
+        drivers: dict[str, run.Driver] = {
+            "embedded": functools.partial(over_http, embedded_url, embedded.pid),
+            "pyoxigraph": functools.partial(in_process, store),
+            "oxigraph": functools.partial(over_http, oxigraph_url, oxigraph.pid),
+        }
+        loads.append(f"after starting {os.getloadavg()[0]:.2f}")
+        for name in args.queries:
+            queries = [run.PROLOGUE + run.MIX[name]]
+            for drive in drivers.values():
+                drive(queries, 1, args.seconds, 1)  # warm-up: once each
+            for clients in args.clients:
+                results[(name, clients)] = run.take_turns(drivers, queries, clients, args.rounds, args)
+                shown = ", ".join(f"{s} {m.throughput:.1f} q/s" for s, m in results[(name, clients)].items())
+                print(f"  {name:10} x{clients}: {shown}", flush=True)
+        loads.append(f"after measuring {os.getloadavg()[0]:.2f}")
+        del store
+    text = run.run_line(argv, loads, "bench/ceiling.py") + report(quads, results)
+    print(text)
+    if args.out:
+        with args.out.open("a", encoding="utf-8") as sink:
+            sink.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
