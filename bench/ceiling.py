@@ -90,6 +90,21 @@ def over_http(
     return measured
 
 
+def measure(
+    drivers: dict[str, run.Driver], args: argparse.Namespace
+) -> dict[tuple[str, int], dict[str, loadgen.Measurement]]:
+    """Each query of ``--queries`` at each client count, on every setup in turns (``run.take_turns``)."""
+    results: dict[tuple[str, int], dict[str, loadgen.Measurement]] = {}
+    for name in args.queries:
+        queries = [run.PROLOGUE + run.MIX[name]]
+        rounds = run.warm_up(drivers, queries, args)
+        for clients in args.clients:
+            results[(name, clients)] = run.take_turns(drivers, queries, clients, rounds, args)
+            shown = ", ".join(f"{s} {m.throughput:.1f} q/s" for s, m in results[(name, clients)].items())
+            print(f"  {name:10} x{clients}: {shown}", flush=True)
+    return results
+
+
 def report(quads: int, results: dict[tuple[str, int], dict[str, loadgen.Measurement]]) -> str:
     lines = [
         f"### pyoxigraph alone against both servers, {quads:,} quads",
@@ -115,12 +130,8 @@ def report(quads: int, results: dict[tuple[str, int], dict[str, loadgen.Measurem
     return "\n".join(lines) + "\n"
 
 
-def names(text: str) -> list[str]:
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in run.MIX]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(run.MIX)}")
-    return chosen
+def queries_of_the_mix(text: str) -> list[str]:
+    return run.picked(text, run.MIX, "query")
 
 
 def counts(text: str) -> list[int]:
@@ -138,52 +149,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="an N-Quads file made by generate.py")
     parser.add_argument(
         "--queries",
-        type=names,
-        default=names(DEFAULT_QUERIES),
+        type=queries_of_the_mix,
+        default=queries_of_the_mix(DEFAULT_QUERIES),
         metavar="LIST",
         help=f"queries of run.py's mix, comma-separated (default: {DEFAULT_QUERIES})",
     )
     parser.add_argument("--clients", type=counts, default=[1, 8], metavar="LIST", help="client counts (default: 1,8)")
-    parser.add_argument("--seconds", type=float, default=6.0, help="time per query, client count and setup")
-    parser.add_argument("--rounds", type=int, default=6, help="turns each setup takes per query and client count")
-    parser.add_argument("--max-requests", type=int, default=100_000, help="request bound per query and client count")
-    parser.add_argument("--timeout", type=float, default=10.0, help="the servers' query time limit")
+    run.add_turn_options(parser, seconds=6.0, rounds=6, max_requests=100_000)
     parser.add_argument("--out", type=Path, help="append the Markdown report here")
     args = parser.parse_args(argv)
     if not args.data.is_file():
         parser.error(f"--data {args.data}: no such file")
-    with args.data.open("rb") as counted:
-        quads = sum(1 for _ in counted)
+    quads = run.count_lines(args.data)
     print(f"{run.machine()}\n{quads:,} quads in {args.data}", flush=True)
     loads = [f"start {os.getloadavg()[0]:.2f}"]
-    results: dict[tuple[str, int], dict[str, loadgen.Measurement]] = {}
     with ExitStack() as stack:
         embedded_url, embedded = stack.enter_context(run.serving_embedded(args.data, args))
         oxigraph_url, oxigraph = stack.enter_context(run.serving_oxigraph(args.data, args))
         if embedded.store is None:
             parser.error("could not tell which /dev/shm/kg-store-* is ours (another kg serve started meanwhile)")
-        store = ox.Store.read_only(str(embedded.store))
+        loads.append(f"after starting {os.getloadavg()[0]:.2f}")
         drivers: dict[str, run.Driver] = {
             "embedded": functools.partial(over_http, embedded_url, embedded.pid),
-            "pyoxigraph": functools.partial(in_process, store),
+            "pyoxigraph": functools.partial(in_process, ox.Store.read_only(str(embedded.store))),
             "oxigraph": functools.partial(over_http, oxigraph_url, oxigraph.pid),
         }
-        loads.append(f"after starting {os.getloadavg()[0]:.2f}")
-        for name in args.queries:
-            queries = [run.PROLOGUE + run.MIX[name]]
-            for drive in drivers.values():
-                drive(queries, 1, args.seconds, 1)  # warm-up: once each
-            for clients in args.clients:
-                results[(name, clients)] = run.take_turns(drivers, queries, clients, args.rounds, args)
-                shown = ", ".join(f"{s} {m.throughput:.1f} q/s" for s, m in results[(name, clients)].items())
-                print(f"  {name:10} x{clients}: {shown}", flush=True)
+        results = measure(drivers, args)
+        del drivers  # the read-only store goes with them, before kg serve removes its folder
         loads.append(f"after measuring {os.getloadavg()[0]:.2f}")
-        del store
-    text = run.run_line(argv, loads, "bench/ceiling.py") + report(quads, results)
-    print(text)
-    if args.out:
-        with args.out.open("a", encoding="utf-8") as sink:
-            sink.write(text + "\n")
+    run.publish(run.run_line(argv, loads, "bench/ceiling.py") + report(quads, results), args.out)
     return 0
 
 

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -217,14 +217,9 @@ def measure(servers: dict[str, tuple[str, ServerRun]], mix: dict[str, list[str]]
     in the machine's speed (a shared host: 10-25 % over minutes) falls on all servers alike. A
     query slower than a turn's share is measured in one turn. Then, per server, ``ASK {}`` while a
     heavy query runs."""
+    drivers = {setup: functools.partial(loadgen.run, url) for setup, (url, _) in servers.items()}
     for name, queries in mix.items():
-        began = time.perf_counter()
-        for url, _ in servers.values():
-            for query in queries:  # warm-up: each query once
-                loadgen.run(url, [query], 1, args.seconds, 1)
-        warm_up = (time.perf_counter() - began) / len(servers)
-        rounds = args.rounds if warm_up * 4 <= args.seconds / args.rounds else 1
-        drivers = {setup: functools.partial(loadgen.run, url) for setup, (url, _) in servers.items()}
+        rounds = warm_up(drivers, queries, args)
         for clients in (1, 8):
             measured = take_turns(drivers, queries, clients, rounds, args)
             for setup, (_, run) in servers.items():
@@ -236,6 +231,17 @@ def measure(servers: dict[str, tuple[str, ServerRun]], mix: dict[str, list[str]]
 
 Driver = Callable[[list[str], int, float, int], loadgen.Measurement]
 """Sends (queries, clients, seconds, max_requests) to one setup: :func:`loadgen.run` on its URL, say."""
+
+
+def warm_up(drivers: dict[str, Driver], queries: list[str], args: argparse.Namespace) -> int:
+    """Each query once on every setup; then how many turns to take: ``args.rounds``, or 1 when a
+    query takes more than a quarter of a turn's share of ``args.seconds``."""
+    began = time.perf_counter()
+    for drive in drivers.values():
+        for query in queries:
+            drive([query], 1, args.seconds, 1)
+    per_setup = (time.perf_counter() - began) / len(drivers)
+    return args.rounds if per_setup * 4 <= args.seconds / args.rounds else 1
 
 
 def take_turns(
@@ -547,15 +553,47 @@ def report(data: Path, quads: int, runs: dict[str, ServerRun], checks: dict[str,
 DEFAULT_SETUPS = "embedded,oxigraph"
 
 
-def setups(text: str) -> list[str]:
-    """``--backend``: known setup names, in the order they run."""
-    names = list(SETUPS) if text.strip() == "all" else [n.strip() for n in text.split(",") if n.strip()]
-    unknown = sorted(set(names) - set(SETUPS))
+def picked(text: str, known: Iterable[str], what: str) -> list[str]:
+    """A comma-separated list of names (an argparse type), in its order; each must be one of ``known``."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(known))
     if unknown or not names:
         raise argparse.ArgumentTypeError(
-            f"unknown setup {', '.join(unknown) or '(none)'}; pick from {', '.join(SETUPS)}"
+            f"unknown {what} {', '.join(unknown) or '(none)'}; pick from {', '.join(known)}"
         )
+    return names
+
+
+def setups(text: str) -> list[str]:
+    """``--backend``: known setup names, in the order they run."""
+    names = list(SETUPS) if text.strip() == "all" else picked(text, SETUPS, "setup")
     return [n for n in SETUPS if n in names]
+
+
+def count_lines(path: Path) -> int:
+    """The number of lines in ``path`` (quads, in an N-Quads file)."""
+    with path.open("rb") as counted:
+        return sum(1 for _ in counted)
+
+
+def publish(text: str, out: Path | None) -> None:
+    """Print a report, and append it to ``out`` if given."""
+    print(text)
+    if out:
+        with out.open("a", encoding="utf-8") as sink:
+            sink.write(text + "\n")
+
+
+def add_turn_options(parser: argparse.ArgumentParser, seconds: float, rounds: int, max_requests: int) -> None:
+    """The options :func:`warm_up`, :func:`take_turns` and the servers read, with these defaults."""
+    parser.add_argument("--seconds", type=float, default=seconds, help="time per query, client count and setup")
+    parser.add_argument(
+        "--rounds", type=int, default=rounds, help="turns each setup takes per query and client count (interleaved)"
+    )
+    parser.add_argument(
+        "--max-requests", type=int, default=max_requests, help="request bound per query and client count"
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="query time limit, the same on every server")
 
 
 def run_line(argv: list[str] | None, loads: list[str], script: str = "bench/run.py") -> str:
@@ -576,12 +614,7 @@ def main(argv: list[str] | None = None) -> int:
         default=ROOT / "dist" / "alignkg.nq",
         help="the real dataset the synthetic documents join (default: dist/alignkg.nq, made by kg build)",
     )
-    parser.add_argument("--seconds", type=float, default=3.0, help="time per query, client count and server")
-    parser.add_argument(
-        "--rounds", type=int, default=5, help="turns the servers take for each query and client count (interleaved)"
-    )
-    parser.add_argument("--max-requests", type=int, default=3000, help="request bound per query and client count")
-    parser.add_argument("--timeout", type=float, default=10.0, help="query time limit, the same on every server")
+    add_turn_options(parser, seconds=3.0, rounds=5, max_requests=3000)
     parser.add_argument(
         "--backend",
         type=setups,
@@ -604,8 +637,7 @@ def main(argv: list[str] | None = None) -> int:
         if data is None:
             data = work / f"bench-{args.triples}.nq"
             generate.write_nquads(data, args.triples, args.seed, base)
-        with data.open("rb") as counted:
-            quads = sum(1 for _ in counted)
+        quads = count_lines(data)
         print(f"{machine()}\n{quads:,} quads in {data}", flush=True)
         saved = [PROLOGUE + q.query if "PREFIX" not in q.query else q.query for q in load_queries() if not q.services]
         mix = {name: [PROLOGUE + q] for name, q in MIX.items()} | {"saved-queries": saved}
@@ -626,11 +658,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_shacl:
                 checks[f"whole graph ({quads:,} quads), {engine}"] = shacl([data], engine)
             checks[f"one changed document (with the real graphs it refers to), {engine}"] = shacl([changed], engine)
-        text = run_line(argv, loads) + report(data, quads, runs, checks)
-        print(text)
-        if args.out:
-            with args.out.open("a", encoding="utf-8") as sink:
-                sink.write(text + "\n")
+        publish(run_line(argv, loads) + report(data, quads, runs, checks), args.out)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
