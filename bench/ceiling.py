@@ -111,8 +111,9 @@ def report(quads: int, results: dict[tuple[str, int], dict[str, loadgen.Measurem
         "",
         "| query | clients | q/s: embedded / pyoxigraph / oxigraph | embedded / pyoxigraph | pyoxigraph / oxigraph "
         "| embedded / oxigraph | p50 (ms): embedded / pyoxigraph / oxigraph | embedded / oxigraph p50 "
-        "| CPU per query (ms): embedded / pyoxigraph / oxigraph |",
-        "|---" * 9 + "|",
+        "| CPU per query (ms): embedded / pyoxigraph / oxigraph "
+        "| lowest-highest turn: embedded / pyoxigraph; pyoxigraph / oxigraph; embedded / oxigraph |",
+        "|---" * 10 + "|",
     ]
     for (name, clients), got in results.items():
         e, p, o = (got[setup] for setup in SETUPS)
@@ -124,6 +125,7 @@ def report(quads: int, results: dict[tuple[str, int], dict[str, loadgen.Measurem
             " / ".join(f"{m.percentile(50) * 1000:.2f}" for m in (e, p, o)),
             run.ratio(e.percentile(50), o.percentile(50)),
             " / ".join(f"{m.cpu_per_query * 1000:.2f}" for m in (e, p, o)),
+            "; ".join(run.turn_range(a, b) for a, b in ((e, p), (p, o), (e, o))),
         ]
         errors = {setup: m.error_text() for setup, m in got.items() if m.errors}
         lines.append(f"| {name} | {clients} | " + " | ".join(cells) + " |" + (f" (errors: {errors})" if errors else ""))

@@ -34,11 +34,13 @@ class Measurement:
     """CPU time of the client threads."""
     cpu_seconds: float = 0.0
     """CPU time of whatever answered, where the caller measured it (``bench/ceiling.py``)."""
+    turns: list[Measurement] = field(default_factory=list)
+    """The turns it pools, in the order taken (:meth:`combine`); empty for a single turn."""
 
     @classmethod
     def combine(cls, parts: list[Measurement]) -> Measurement:
-        """The measurements of several turns as one: latencies pooled, errors and seconds added."""
-        whole = cls()
+        """The measurements of several turns as one: latencies pooled, errors and seconds added, the turns kept."""
+        whole = cls(turns=list(parts))
         for part in parts:
             whole.latencies += part.latencies
             whole.failures.update(part.failures)

@@ -461,6 +461,18 @@ def ratio(a: float, b: float) -> str:
     return "n/a" if not b or math.isnan(a) or math.isnan(b) else f"{a / b:.2f}x"
 
 
+def turn_range(a: loadgen.Measurement, b: loadgen.Measurement) -> str:
+    """The lowest and highest throughput ratio ``a / b`` of single turns (turn i of ``a`` against turn i
+    of ``b``: taken one right after the other, so the host's drift falls on both), e.g. ``0.87-0.95x``;
+    ``one turn`` when the query was measured in one, n/a when a turn of ``b`` had no answer."""
+    if len(a.turns) < 2 or len(a.turns) != len(b.turns):
+        return "one turn"
+    if not all(y.throughput for y in b.turns):
+        return "n/a"
+    ratios = [x.throughput / y.throughput for x, y in zip(a.turns, b.turns, strict=True)]
+    return f"{min(ratios):.2f}-{max(ratios):.2f}x"
+
+
 RATIOS = (("embedded", "oxigraph"), ("remote", "embedded"))
 """The ratios printed, each when both setups ran."""
 
@@ -527,16 +539,20 @@ def report(data: Path, quads: int, runs: dict[str, ServerRun], checks: dict[str,
         + " | ".join(f"{n} p50 / p95 (ms)" for n in names)
         + " | "
         + " | ".join(f"{n} q/s" for n in names)
-        + "".join(f" | {a} / {b} q/s | {a} / {b} p50" for a, b in pairs)
+        + "".join(f" | {a} / {b} q/s | {a} / {b} p50 | {a} / {b} q/s, lowest-highest turn" for a, b in pairs)
         + " |",
-        "|---" * (2 + 2 * len(names) + 2 * len(pairs)) + "|",
+        "|---" * (2 + 2 * len(names) + 3 * len(pairs)) + "|",
     ]
     for name, clients in runs[names[0]].results:
         got = {n: run.results[(name, clients)] for n, run in runs.items()}
         cells = [f"{m.percentile(50) * 1000:.2f} / {m.percentile(95) * 1000:.2f}" for m in got.values()]
         cells += [f"{m.throughput:.1f}" for m in got.values()]
         for a, b in pairs:
-            cells += [ratio(got[a].throughput, got[b].throughput), ratio(got[a].percentile(50), got[b].percentile(50))]
+            cells += [
+                ratio(got[a].throughput, got[b].throughput),
+                ratio(got[a].percentile(50), got[b].percentile(50)),
+                turn_range(got[a], got[b]),
+            ]
         errors = {n: m.error_text() for n, m in got.items() if m.errors}
         lines.append(f"| {name} | {clients} | " + " | ".join(cells) + " |" + (f" (errors: {errors})" if errors else ""))
     if checks:

@@ -51,6 +51,10 @@ def test_a_small_run_measures_the_three_setups_with_their_cpu(dataset: Path, tmp
             # Each answer cost its server some CPU, and no more than the machine's cores could give.
             rates = (embedded, alone, oxigraph)
             assert all(0 < ms < CORES * 1000 * 1.5 / rate for ms, rate in zip(cpu, rates, strict=True)), line
+            # The lowest and highest ratio of single turns, for each of the three ratios.
+            spreads = [re.fullmatch(r"(\d+\.\d\d)-(\d+\.\d\d)x", part) for part in cells[9].split("; ")]
+            assert len(spreads) == 3 and all(spreads), line.group(0)
+            assert all(0 < float(m[1]) <= float(m[2]) for m in spreads if m), line.group(0)
     # Nothing left behind: no process still serves the file.
     assert str(tmp_path) not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
 
