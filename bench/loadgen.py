@@ -34,6 +34,9 @@ class Measurement:
     """CPU time of the client threads."""
     cpu_seconds: float = 0.0
     """CPU time of whatever answered, where the caller measured it (``bench/ceiling.py``)."""
+    front_cpu_seconds: float = 0.0
+    """Of ``cpu_seconds``, the server's own process alone, without its children (``bench/ceiling.py``):
+    for ``kg serve``, its HTTP front end, apart from the query workers."""
     turns: list[Measurement] = field(default_factory=list)
     """The turns it pools, in the order taken (:meth:`combine`); empty for a single turn."""
 
@@ -47,6 +50,7 @@ class Measurement:
             whole.seconds += part.seconds
             whole.client_cpu_seconds += part.client_cpu_seconds
             whole.cpu_seconds += part.cpu_seconds
+            whole.front_cpu_seconds += part.front_cpu_seconds
         return whole
 
     @property
@@ -65,7 +69,11 @@ class Measurement:
     @property
     def cpu_per_query(self) -> float:
         """``cpu_seconds`` per answered query (NaN without answers)."""
-        return self.cpu_seconds / len(self.latencies) if self.latencies else float("nan")
+        return self.per_query(self.cpu_seconds)
+
+    def per_query(self, seconds: float) -> float:
+        """``seconds`` per answered query (NaN without answers)."""
+        return seconds / len(self.latencies) if self.latencies else float("nan")
 
     def percentile(self, p: float) -> float:
         if not self.latencies:

@@ -55,6 +55,11 @@ def test_a_small_run_measures_the_three_setups_with_their_cpu(dataset: Path, tmp
             spreads = [re.fullmatch(r"(\d+\.\d\d)-(\d+\.\d\d)x", part) for part in cells[9].split("; ")]
             assert len(spreads) == 3 and all(spreads), line.group(0)
             assert all(0 < float(m[1]) <= float(m[2]) for m in spreads if m), line.group(0)
+            # Our CPU split into the server process and its query workers: both did work, and the two add
+            # up to the whole tree's figure (each side rounded to 0.01 ms).
+            front, workers = (float(ms) for ms in cells[10].split(" / "))
+            assert front > 0 and workers > 0, line.group(0)
+            assert front + workers == pytest.approx(cpu[0], abs=0.02), line.group(0)
     # Nothing left behind: no process still serves the file.
     assert str(tmp_path) not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
 
