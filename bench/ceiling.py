@@ -16,8 +16,8 @@ our endpoint sits under it: the queries of ``run.py``'s mix sent, in turns (``ru
 - ``oxigraph``: ``oxigraph serve`` over HTTP (``run.py``'s setup).
 
 Besides throughput and p50 latency it reports CPU time per answered query: of the server's
-process tree (its workers included; for ours also split into the server process, the HTTP front
-end, and its query workers), and for pyoxigraph of the threads that ran the queries. With
+process tree (its workers included; for ours also split into the server process, which is the
+HTTP front end, and its query workers), and for pyoxigraph of the threads that ran the queries. With
 both cores busy (8 clients on 2 cores), throughput goes as its inverse. ``embedded / pyoxigraph``
 is what our front end and limits cost; ``pyoxigraph / oxigraph`` is what the library costs
 against the executable, on the same store and the same queries. All traffic stays on 127.0.0.1;
