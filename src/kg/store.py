@@ -4,6 +4,8 @@ The store lives on disk (RocksDB) even when the user asked for no ``--store``: t
 temporary folder in ``/dev/shm`` (memory-backed) removed on exit. A folder, not Oxigraph's
 in-memory store, because the server's query workers are separate processes that open it with
 ``Store.read_only`` and share its pages through the OS page cache (see ``kg.serve.workers``).
+The in-memory store, one copy per worker, was measured against it: three times faster joins, a
+slower scan, a reload after each worker restart (``bench/RESULTS.md``).
 
 Loading runs in a child process, so the server keeps none of the loader's memory. After the bulk
 load the store is compacted (``Store.optimize``, what ``oxigraph optimize`` does and Oxigraph
