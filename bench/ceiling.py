@@ -30,7 +30,7 @@ import argparse
 import functools
 import os
 import sys
-from contextlib import ExitStack, suppress
+from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
@@ -70,17 +70,17 @@ def in_process(
     return measured
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    """User + system CPU seconds of ``process``."""
+    times = process.cpu_times()
+    return times.user + times.system
+
+
 def tree_cpu(pid: int) -> tuple[float, float]:
     """User + system CPU seconds of process ``pid`` alone, and of it with its descendants alive now."""
     root = psutil.Process(pid)
-    own = total = 0.0
-    for process in [root, *root.children(recursive=True)]:
-        with suppress(psutil.Error):
-            times = process.cpu_times()
-            total += times.user + times.system
-            if process is root:
-                own = total
-    return own, total
+    own = run.tree_sum([root], cpu_seconds)
+    return own, own + run.tree_sum(root.children(recursive=True), cpu_seconds)
 
 
 def over_http(

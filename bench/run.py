@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import psutil
 
@@ -111,9 +112,9 @@ class MemorySampler:
                 tree = [self.root, *self.root.children(recursive=True)]
             except psutil.Error:
                 return
-            rss = _sum(tree, lambda p: p.memory_info().rss)
+            rss = tree_sum(tree, lambda p: p.memory_info().rss)
             if tick % self.pss_every == 0 or rss > self.peak.rss:
-                pss = _sum(tree, lambda p: p.memory_full_info().pss)
+                pss = tree_sum(tree, lambda p: p.memory_full_info().pss)
                 with self._lock:
                     self.peak.pss = max(self.peak.pss, pss)
             with self._lock:
@@ -133,9 +134,12 @@ class MemorySampler:
         return self.peak
 
 
-def _sum(tree: list[psutil.Process], measure: Callable[[psutil.Process], int]) -> int:
+Number = TypeVar("Number", int, float)
+
+
+def tree_sum(tree: list[psutil.Process], measure: Callable[[psutil.Process], Number]) -> Number:
     """``measure`` summed over the processes still alive."""
-    total = 0
+    total: Number = 0
     for process in tree:
         with suppress(psutil.Error):
             total += measure(process)
