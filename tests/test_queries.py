@@ -217,7 +217,7 @@ def test_expected_file_is_what_kg_queries_expected_writes(
 
 @pytest.mark.parametrize("saved", QUERIES, ids=by_name)
 def test_in_process_answer_is_the_expected_one(saved: SavedQuery, store: ox.Store, endpoints: dict[str, str]) -> None:
-    result = store.query(saved.with_services(endpoints), use_default_graph_as_union=True)
+    result = store.query(saved.with_services(endpoints))
     if isinstance(result, ox.QueryTriples):
         got = result.serialize(format=ox.RdfFormat.TURTLE)
     else:
@@ -279,7 +279,7 @@ def test_published_query_text_gives_the_same_answer(store: ox.Store, endpoints: 
     saved = BY_NAME["vote-tally"]
     rows = store.query(f"SELECT ?text WHERE {{ GRAPH <{QUERIES_GRAPH}> {{ <{saved.iri}> <{SH.select}> ?text }} }}")
     (text,) = [row["text"].value for row in rows]
-    result = store.query(text, use_default_graph_as_union=True)
+    result = store.query(text)
     assert_same_answer(saved, result.serialize(format=ox.QueryResultsFormat.JSON))
 
 

@@ -39,6 +39,7 @@ def write_dist(dist_dir: Path, dataset: Dataset, ontology: Graph, shapes: Graph)
                 {
                     "version": __version__,
                     "triples": sum(graph_sizes(dataset).values()),
+                    "default_graph_triples": len({(s, p, o) for s, p, o, _ in dataset.quads()}),
                     "graphs": graph_sizes(dataset),
                 },
                 indent=2,

@@ -24,6 +24,7 @@ the tests, by a local stand-in of that endpoint (:data:`STANDINS`), served by ``
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import shutil
@@ -45,6 +46,7 @@ from rdflib.plugins.sparql.algebra import translateQuery, traverse
 from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.plugins.sparql.parserutils import CompValue
 
+from kg import default_graph
 from kg.config import settings
 from kg.encode.errors import SourceError
 from kg.namespaces import BASE, GRAPH, ID, SCHEMA, SH, bind_all
@@ -268,31 +270,32 @@ def queries_graph(queries: Iterable[SavedQuery] | None = None) -> Graph:
 
 
 def store_from(nquads: Path) -> ox.Store:
-    """An in-memory Oxigraph store holding an N-Quads file."""
+    """An in-memory Oxigraph store holding an N-Quads file (default graph: the merge of its graphs)."""
     store = ox.Store()
-    store.bulk_load(path=str(nquads), format=ox.RdfFormat.N_QUADS)
+    default_graph.bulk_load(store, nquads, ox.RdfFormat.N_QUADS)
     return store
 
 
 def compiled_store() -> ox.Store:
-    """An in-memory store holding the dataset compiled from the project's sources (no dist/ needed)."""
+    """An in-memory store holding the dataset compiled from the project's sources (no dist/ needed),
+    laid out as the endpoint's (default graph: the merge of the named graphs)."""
     from kg.dist import sorted_nquads
     from kg.encode.dataset import Sources, compile_dataset
 
     conf = settings()
     dataset = compile_dataset(Sources(conf.data_dir, conf.ontology_dir))
     store = ox.Store()
-    store.bulk_load(sorted_nquads(dataset).encode("utf-8"), format=ox.RdfFormat.N_QUADS)
+    default_graph.bulk_load_nquads(store, io.BytesIO(sorted_nquads(dataset).encode("utf-8")))
     return store
 
 
 def answer(store: ox.Store, saved: SavedQuery, endpoints: Mapping[str, str] | None = None) -> str:
-    """The query's answer on ``store`` (default graph = union of the named graphs), as file text.
+    """The query's answer on ``store`` (made by :func:`store_from` or :func:`compiled_store`), as file text.
 
     SELECT and ASK give SPARQL JSON results with sorted keys (rows sorted too unless the query
     orders them); CONSTRUCT gives Turtle. ``endpoints`` redirects SERVICE calls.
     """
-    result = store.query(saved.with_services(endpoints or {}), use_default_graph_as_union=True)
+    result = store.query(saved.with_services(endpoints or {}))
     if isinstance(result, ox.QueryTriples):
         graph = Graph()
         bind_all(graph)

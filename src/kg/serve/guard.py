@@ -1,4 +1,4 @@
-"""What a query asks for before it runs: SERVICE targets and FROM clauses, from a small lexer.
+"""What a query asks for before it runs: its SERVICE targets, from a small lexer.
 
 Oxigraph evaluates ``SERVICE <iri>`` by sending a real HTTP request to ``iri`` (verified on
 pyoxigraph 0.5.13), so every query is checked before it reaches a worker: each SERVICE keyword
@@ -12,9 +12,6 @@ expression scan, not a parse (rdflib's parser takes milliseconds per query). Oxi
 decode ``\\uXXXX`` escapes outside strings and IRIs, but SPARQL 1.1 (section 19.2) says a
 processor may; a query holding such escapes is also scanned with them decoded, so neither
 reading can hide a SERVICE.
-
-FROM / FROM NAMED are found too: with them, the query chooses its own dataset (graphs of our
-store only; Oxigraph never fetches them), and the union default graph must not be applied.
 """
 
 from __future__ import annotations
@@ -62,8 +59,6 @@ class QueryFacts:
 
     services: tuple[str | None, ...]
     """Each SERVICE target as an absolute IRI, or None when it is a variable or unresolvable."""
-    has_dataset_clause: bool
-    """Whether the query has FROM or FROM NAMED."""
 
 
 def tokens(text: str) -> Iterator[Token]:
@@ -81,7 +76,6 @@ def _unescape(text: str) -> str:
 def _scan(text: str, base: str | None) -> QueryFacts:
     prefixes: dict[str, str] = {}
     services: list[str | None] = []
-    has_from = False
     stream = list(tokens(text))
     for i, token in enumerate(stream):
         if token.kind != "word":
@@ -92,12 +86,10 @@ def _scan(text: str, base: str | None) -> QueryFacts:
             prefixes[following[0].text[:-1]] = _resolve(following[1].text, base) or ""
         elif keyword == "BASE" and following and following[0].kind == "iri":
             base = _resolve(following[0].text, base)
-        elif keyword == "FROM":
-            has_from = True
         elif keyword == "SERVICE":
             rest = following[1:] if following and following[0].text.upper() == "SILENT" else following
             services.append(_target(rest[0], prefixes, base) if rest else None)
-    return QueryFacts(tuple(services), has_from)
+    return QueryFacts(tuple(services))
 
 
 def _resolve(iri_token: str, base: str | None) -> str | None:
@@ -117,16 +109,15 @@ def _target(token: Token, prefixes: dict[str, str], base: str | None) -> str | N
     return None
 
 
-_NOTHING = QueryFacts((), False)
+_NOTHING = QueryFacts(())
 
 
 def _scan_if_needed(text: str, base: str | None) -> QueryFacts:
-    lowered = text.lower()
-    return _scan(text, base) if "service" in lowered or "from" in lowered else _NOTHING
+    return _scan(text, base) if "service" in text.lower() else _NOTHING
 
 
 def inspect(text: str, base: str | None = None) -> QueryFacts:
-    """SERVICE targets and FROM clauses of a query, relative IRIs resolved against ``base``
+    """SERVICE targets of a query, relative IRIs resolved against ``base``
     (read both with and without \\u escapes decoded)."""
     return _inspect_cached(text, base) if len(text) <= 8192 else _inspect(text, base)
 
@@ -136,7 +127,7 @@ def _inspect(text: str, base: str | None) -> QueryFacts:
     if "\\u" in text or "\\U" in text:
         decoded = _scan_if_needed(_unescape(text), base)
         services = tuple(dict.fromkeys(facts.services + decoded.services))
-        facts = QueryFacts(services, facts.has_dataset_clause or decoded.has_dataset_clause)
+        facts = QueryFacts(services)
     return facts
 
 

@@ -21,7 +21,8 @@ in the URL. They go in the Authorization header only, never in a message, log li
 engine's 401/403 becomes a 502 naming the options to set.
 
 The default graph is the engine's: it must be the union of the named graphs, as in the embedded
-store (``oxigraph serve --union-default-graph``; see docs/scaling.md for Fuseki and QLever).
+store (``oxigraph serve --union-default-graph``, which repeats a triple stated in two graphs where
+the embedded store keeps it once; see docs/scaling.md, also for Fuseki and QLever).
 """
 
 from __future__ import annotations

@@ -116,13 +116,13 @@ class SparqlEndpoint(SparqlRouter):
         dataset = sd.value(service, SD.defaultDataset)
         default_graph = sd.value(dataset, SD.defaultGraph)
         if self.stats is not None and default_graph is not None:
-            sd.add((default_graph, URIRef("http://rdfs.org/ns/void#triples"), Literal(self.stats.triples)))
+            sd.add((default_graph, URIRef("http://rdfs.org/ns/void#triples"), Literal(self.stats.default_triples)))
             listed = (
                 f"the {len(self.stats.graphs)} largest are listed"
                 if self.stats.graph_count > len(self.stats.graphs)
                 else "all listed"
             )
-            note = f"The union of all {self.stats.graph_count} named graphs ({listed})."
+            note = f"The merge of all {self.stats.graph_count} named graphs ({listed})."
             sd.add((default_graph, RDFS.comment, Literal(note, lang="en")))
         sd.add((dataset, RDFS.seeAlso, URIRef(self.settings.public_url + ".well-known/void")))
 

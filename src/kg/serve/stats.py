@@ -22,6 +22,7 @@ LISTED_GRAPHS = 1000
 """Named graphs the descriptions list one by one (the largest); totals always cover all of them."""
 
 TOTALS = "SELECT (COUNT(*) AS ?triples) (COUNT(DISTINCT ?g) AS ?graphs) { GRAPH ?g { ?s ?p ?o } }"
+DEFAULT = "SELECT (COUNT(*) AS ?triples) { ?s ?p ?o }"
 GRAPHS = f"""SELECT ?g (COUNT(*) AS ?n) {{ GRAPH ?g {{ ?s ?p ?o }} }}
 GROUP BY ?g ORDER BY DESC(?n) ?g LIMIT {LISTED_GRAPHS}"""
 TERMS = "SELECT DISTINCT ?t { { ?s ?t ?o } UNION { ?s a ?t } }"
@@ -33,7 +34,9 @@ SAMPLES = f"""SELECT ?class (MIN(STR(?s)) AS ?example) {{
 @dataclass(frozen=True)
 class DatasetStats:
     triples: int
-    """Triples in all named graphs."""
+    """Triples in all named graphs (one stated in two graphs counts twice)."""
+    default_triples: int
+    """Triples in the default graph (the merge of the named graphs: each triple once)."""
     graph_count: int
     """Named graphs holding triples."""
     graphs: dict[str, int]
@@ -54,11 +57,12 @@ def namespace(iri: str) -> str:
 
 
 async def gather(runner: PoolRunner) -> DatasetStats:
-    totals, graphs, terms, samples = await asyncio.gather(
-        *(runner.select(query) for query in (TOTALS, GRAPHS, TERMS, SAMPLES))
+    totals, default, graphs, terms, samples = await asyncio.gather(
+        *(runner.select(query) for query in (TOTALS, DEFAULT, GRAPHS, TERMS, SAMPLES))
     )
     return DatasetStats(
         triples=int(totals[0]["triples"]["value"]),
+        default_triples=int(default[0]["triples"]["value"]),
         graph_count=int(totals[0]["graphs"]["value"]),
         graphs={row["g"]["value"]: int(row["n"]["value"]) for row in graphs if row["g"]["type"] == "uri"},
         vocabularies=tuple(sorted({namespace(row["t"]["value"]) for row in terms if row["t"]["type"] == "uri"})),

@@ -158,7 +158,7 @@ class Evaluator:
         if refused:
             return ReplyHead(Status.FORBIDDEN, message=refused), b""
         try:
-            result = self._query(job, facts.has_dataset_clause)
+            result = self._query(job)
             return self._serialise(job, result)
         except SyntaxError as exc:
             return ReplyHead(Status.SYNTAX, message=str(exc)), b""
@@ -171,18 +171,17 @@ class Evaluator:
         except Exception as exc:  # anything else Oxigraph raises: report it, keep serving
             return ReplyHead(Status.FAILED, message=f"{type(exc).__name__}: {exc}"), b""
 
-    def _query(self, job: Job, has_from: bool) -> Any:
-        """Oxigraph's lazy result, on the dataset: the protocol's, else FROM's, else the union of all graphs.
+    def _query(self, job: Job) -> Any:
+        """Oxigraph's lazy result, on the dataset: the protocol's, else FROM's, else the store's default
+        graph (the merge of all graphs: :mod:`kg.default_graph`).
 
         Relative IRIs resolve against the endpoint's URL (the protocol's "service-defined BASE")."""
-        dataset: dict[str, Any] = {"use_default_graph_as_union": True}
+        dataset: dict[str, Any] = {}
         if job.has_protocol_dataset:
             dataset = {
                 "default_graph": [ox.NamedNode(g) for g in job.default_graphs],
                 "named_graphs": [ox.NamedNode(g) for g in job.named_graphs],
             }
-        elif has_from:
-            dataset = {}
         return self.store.query(job.query, base_iri=self.base_iri, **dataset)
 
     def _serialise(self, job: Job, result: Any) -> tuple[ReplyHead, bytes]:
@@ -215,7 +214,7 @@ class Evaluator:
         if key == "tsv":
             return _cut_tsv(b"".join(counter.chunks), job.max_rows), True
         # Over the cap (or possibly so): rows again, exactly, as TSV; then the chosen format.
-        again = self._query(job, guard.inspect(job.query, self.base_iri).has_dataset_clause)
+        again = self._query(job)
         exact = _RowCounter("tsv", job.max_rows)
         try:
             again.serialize(exact, format=ox.QueryResultsFormat.TSV)
