@@ -7,8 +7,9 @@ two graphs matches twice; 8 triples of our own data are in more than one graph).
 writes every named graph's triples into the default graph as well, and the store, a set of
 quads, keeps each triple there once. Queries then run on the default graph without the union
 view, which is also faster: its indexes have three terms to a key, not four (1M quads, in process:
-scan 13 %, aggregate 10 %, join 45 % faster; ``bench/RESULTS.md``). The cost is the copy: about
-37 % more store and 11 % more loading.
+scan 13 %, aggregate 10 %, join 45 % faster; ``bench/RESULTS.md``). The cost is the copy: 37 %
+more store, and every statement parsed twice: loading takes 1.2x as long at 1M quads (the second
+core was idle half the time before) and about 1.8x at 10M (124 s against 66-70 s).
 
 N-Quads, the format of ``dist/``, is copied as it streams into Oxigraph's bulk loader: each line
 with a graph label is followed by the same statement without it. A line in the canonical form
