@@ -9,6 +9,7 @@ at the line of the doubled stream the loader reads.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -17,7 +18,7 @@ from rdflib import BNode, Dataset, Graph, Literal, URIRef
 from rdflib.compare import isomorphic
 
 from kg import default_graph
-from kg.store import LoadError, load
+from kg.store import MARKER, LoadError, is_current, load
 
 XSD_STRING = ox.NamedNode("http://www.w3.org/2001/XMLSchema#string")
 LINES = {
@@ -148,3 +149,15 @@ def test_a_large_file_streams_through_in_chunks(tmp_path: Path) -> None:
     default_graph.bulk_load(store, path, ox.RdfFormat.N_QUADS)
     assert len(list(store.quads_for_pattern(None, None, None, ox.DefaultGraph()))) == 12_000
     assert len(store) == 24_000
+
+
+def test_a_kept_store_of_the_older_layout_is_loaded_again(tmp_path: Path) -> None:
+    """A store kept by a version that did not write out the default graph would answer nothing."""
+    data = _dataset_file(tmp_path)
+    folder = tmp_path / "store"
+    load(folder, [data])
+    assert is_current(folder, [data])
+    marker = folder / MARKER
+    layout = json.loads(marker.read_text("utf-8"))
+    marker.write_text(json.dumps(layout["files"]), "utf-8")  # what the version before wrote
+    assert not is_current(folder, [data])
